@@ -1,0 +1,2 @@
+//! `cowd`: a configuration server built on `cowstore`.
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! The `cowd` binary.
+#![forbid(unsafe_code)]
+fn main() {}

@@ -1,0 +1,3 @@
+//! The workload benchmark matrix.
+#![forbid(unsafe_code)]
+fn main() {}

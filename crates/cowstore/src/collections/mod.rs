@@ -1,0 +1,1 @@
+//! Persistent (immutable, structurally shared) collections for large copy-on-write state.

@@ -1,0 +1,545 @@
+//! The atomic cell holding the current node, and the read/publish protocol around it.
+//!
+//! # Reading (`protect`)
+//!
+//! *Fast path* — no shared write: load the pointer `p`, write it into one of this thread's
+//! borrow slots (`SeqCst`), load the pointer again. If it is still `p`, `p` is protected: any
+//! writer that replaces `p` scans the slots afterwards (the two `SeqCst` pairs guarantee that one
+//! sees the other) and, finding `p`, *pays the debt*: it adds a strong unit to `p` on the reader's
+//! behalf and tags the slot `PAID`. Dropping the guard clears the slot with a CAS; if the CAS
+//! finds the `PAID` tag, the guard owns a unit and releases it.
+//!
+//! *Fallback* — when all borrow slots are busy or a publish raced with the fast path. The reader
+//! writes `PREPARE(cell)` into its fallback slot, loads the pointer `p`, and tries to replace
+//! `PREPARE` by `CONFIRM(p)`. A writer that finds `PREPARE(cell)` after publishing hands the
+//! reader its new node (with a unit) if that node is still current, so the reader's CAS fails
+//! and it takes the node it was handed; if the node is no longer current (another publish came
+//! after), the writer writes `RETRY` instead and the reader starts over, which can only happen
+//! while publishes keep racing. A writer that finds `CONFIRM(old)` pays a unit for `old`.
+//! With serialized writers the fallback completes in a bounded number of steps (wait-free).
+//!
+//! # Publishing (`compare_and_swap`)
+//!
+//! CAS the pointer from the node the new value was derived from to the new node, then scan every
+//! active record: pay debts of slots that borrow the old node and answer `PREPARE`/`CONFIRM`
+//! fallback requests, and only then retire the old node (drop its shard biases and the store's
+//! unit). Retiring after the scan is what keeps every node a reader may still touch alive.
+//!
+//! # Monotonicity
+//!
+//! A handed-over node was current at a moment after the reader's `PREPARE` (the writer checks
+//! it is still current after seeing `PREPARE`), and a fast-path result was current between the
+//! reader's two loads; so a thread never observes an older version than one it saw before.
+
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+
+use super::domain::{BORROW_SLOTS, Record, domain, with_record};
+use super::node::{MAIN, Meta, NewNode, Node};
+use crate::sync::{AtomicPtr, Ordering, seq_cst_pair};
+
+/// Tag of a borrow slot whose debt a writer paid: the slot's owner now holds a strong unit.
+const PAID: usize = 0b1;
+/// Tag of a fallback slot: "reading this cell" (the address is the cell's).
+const PREPARE: usize = 0b01;
+/// Tag of a fallback slot: "about to take a unit of this node".
+const CONFIRM: usize = 0b10;
+const TAGS: usize = 0b11;
+
+fn retry_marker() -> *mut () {
+    ptr::without_provenance_mut(TAGS)
+}
+
+fn erase<T>(ptr: NonNull<Node<T>>) -> *mut () {
+    ptr.as_ptr().cast()
+}
+
+fn tagged(ptr: *mut (), tag: usize) -> *mut () {
+    ptr.map_addr(|addr| addr | tag)
+}
+
+fn untagged<T>(ptr: *mut ()) -> NonNull<Node<T>> {
+    NonNull::new(ptr.map_addr(|addr| addr & !TAGS).cast()).expect("tagged node pointer is null")
+}
+
+/// The atomic pointer to the current node. Owns the store's unit of that node.
+pub(crate) struct AtomicNode<T> {
+    current: AtomicPtr<Node<T>>,
+    _owns: PhantomData<Node<T>>,
+}
+
+// SAFETY: the cell hands out `&T` to any thread (needs `T: Sync`) and may drop a `T` on any
+// thread (needs `T: Send`); all shared state is atomic.
+unsafe impl<T: Send + Sync> Send for AtomicNode<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for AtomicNode<T> {}
+
+impl<T> AtomicNode<T> {
+    /// Publishes `node` as the first version and returns a handle to it.
+    pub(crate) fn new(node: NewNode<T>) -> (Self, Counted<T>) {
+        let ptr = node.into_raw();
+        let cell = Self {
+            current: AtomicPtr::new(ptr.as_ptr()),
+            _owns: PhantomData,
+        };
+        // The node's initial units include the store's and the publisher's.
+        (cell, Counted { ptr, counter: MAIN })
+    }
+
+    fn prepare_tag(&self) -> *mut () {
+        tagged(ptr::from_ref(&self.current).cast_mut().cast(), PREPARE)
+    }
+
+    /// Whether `node` is the current node. One relaxed load: used by cached readers, which
+    /// already hold the node they compare.
+    #[inline]
+    pub(crate) fn is_current(&self, node: &Counted<T>) -> bool {
+        ptr::eq(self.current.load(Ordering::Relaxed), node.ptr.as_ptr())
+    }
+
+    /// Protects the current node for a short, thread-bound borrow.
+    #[inline]
+    pub(crate) fn protect(&self) -> Protected<T> {
+        with_record(|record| {
+            let current = self.current.load(Ordering::Relaxed);
+            let index = record.next_borrow.load(Ordering::Relaxed);
+            let slot = &record.borrows[index];
+            if slot.load(Ordering::Relaxed).is_null() {
+                self.protect_in_slot(record, index, current)
+            } else {
+                self.protect_find_slot(record, current)
+            }
+        })
+    }
+
+    #[inline]
+    fn protect_in_slot(
+        &self,
+        record: &'static Record,
+        index: usize,
+        current: *mut Node<T>,
+    ) -> Protected<T> {
+        let slot = &record.borrows[index];
+        slot.store(current.cast(), Ordering::SeqCst);
+        seq_cst_pair();
+        let checked = self.current.load(Ordering::SeqCst);
+        if ptr::eq(checked, current) {
+            record
+                .next_borrow
+                .store((index + 1) % BORROW_SLOTS, Ordering::Relaxed);
+            return Protected {
+                ptr: NonNull::new(current).expect("the current node is never null"),
+                slot: Some(slot),
+                shard: record.shard,
+            };
+        }
+        self.protect_outdated(record, slot, current)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn protect_find_slot(&self, record: &'static Record, current: *mut Node<T>) -> Protected<T> {
+        match record
+            .borrows
+            .iter()
+            .position(|slot| slot.load(Ordering::Relaxed).is_null())
+        {
+            Some(index) => self.protect_in_slot(record, index, current),
+            None => self.protect_fallback(record),
+        }
+    }
+
+    /// A publish raced with the fast path: take the slot back, or keep the unit a writer paid.
+    #[cold]
+    #[inline(never)]
+    fn protect_outdated(
+        &self,
+        record: &'static Record,
+        slot: &'static AtomicPtr<()>,
+        stale: *mut Node<T>,
+    ) -> Protected<T> {
+        match slot.compare_exchange(
+            stale.cast(),
+            ptr::null_mut(),
+            Ordering::SeqCst,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => self.protect_fallback(record),
+            Err(paid) => {
+                // A writer retired this node after our first load and paid us a unit; that
+                // version was current during this call, so returning it is linearizable. The
+                // payer's pointer (not our possibly stale one) carries the node's provenance.
+                slot.store(ptr::null_mut(), Ordering::Release);
+                Protected {
+                    ptr: untagged(paid),
+                    slot: None,
+                    shard: record.shard,
+                }
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn protect_fallback(&self, record: &'static Record) -> Protected<T> {
+        let fallback = &record.fallback;
+        let prepare = self.prepare_tag();
+        loop {
+            fallback.store(prepare, Ordering::SeqCst);
+            seq_cst_pair();
+            let current = self.current.load(Ordering::SeqCst);
+            let confirm = tagged(current.cast(), CONFIRM);
+            match fallback.compare_exchange(prepare, confirm, Ordering::SeqCst, Ordering::Acquire)
+            {
+                Ok(_) => {}
+                Err(answer) if answer == retry_marker() => {
+                    // Our node went stale while a newer publish raced in: start over.
+                    fallback.store(ptr::null_mut(), Ordering::Relaxed);
+                    continue;
+                }
+                Err(handed) => {
+                    // A writer handed us its node, with a unit, while it was current.
+                    fallback.store(ptr::null_mut(), Ordering::Relaxed);
+                    return Protected {
+                        ptr: untagged(handed),
+                        slot: None,
+                        shard: record.shard,
+                    };
+                }
+            }
+            let node = NonNull::new(current).expect("the current node is never null");
+            // SAFETY: `CONFIRM(node)` is published; a writer retiring `node` after our load sees
+            // `PREPARE` or `CONFIRM` in this slot and either changed it (making the CAS above
+            // fail) or pays for `node` before retiring it, so `node` is alive.
+            unsafe { Node::acquire_unit(node) };
+            if fallback
+                .compare_exchange(confirm, ptr::null_mut(), Ordering::SeqCst, Ordering::Acquire)
+                .is_err()
+            {
+                // A writer paid a unit for our confirmation meanwhile: we hold two, keep one.
+                fallback.store(ptr::null_mut(), Ordering::Relaxed);
+                // SAFETY: we own that extra unit, and still hold the other.
+                unsafe { Node::release_unit(node) };
+            }
+            return Protected {
+                ptr: node,
+                slot: None,
+                shard: record.shard,
+            };
+        }
+    }
+
+    /// A counted handle to the current node.
+    #[inline]
+    pub(crate) fn snapshot(&self) -> Counted<T> {
+        self.protect().into_counted()
+    }
+
+    /// Publishes `new` if the current node is still `expected`; on success, helps readers,
+    /// retires the old node and returns a handle to `new`. On failure `new` comes back.
+    pub(crate) fn compare_and_swap(
+        &self,
+        expected: &Counted<T>,
+        new: NewNode<T>,
+    ) -> Result<Counted<T>, NewNode<T>> {
+        let new_ptr = new.into_raw();
+        match self.current.compare_exchange(
+            expected.ptr.as_ptr(),
+            new_ptr.as_ptr(),
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        ) {
+            Ok(old) => {
+                seq_cst_pair();
+                let old = NonNull::new(old).expect("the current node is never null");
+                self.help_readers(old, new_ptr);
+                // SAFETY: we replaced `old` as current and helped every reader first.
+                unsafe { Node::retire(old) };
+                Ok(Counted {
+                    ptr: new_ptr,
+                    counter: MAIN,
+                })
+            }
+            // SAFETY: the CAS failed, so `new_ptr` was never published.
+            Err(_) => Err(unsafe { NewNode::from_raw(new_ptr) }),
+        }
+    }
+
+    /// Pays the debts of readers borrowing `old` and answers fallback requests on this cell.
+    fn help_readers(&self, old: NonNull<Node<T>>, new: NonNull<Node<T>>) {
+        let old_erased = erase(old);
+        let prepare = self.prepare_tag();
+        let confirm_old = tagged(old_erased, CONFIRM);
+        domain().for_each_active(|record| {
+            for slot in &record.borrows {
+                if slot.load(Ordering::SeqCst) == old_erased {
+                    pay(slot, old, old_erased, tagged(old_erased, PAID));
+                }
+            }
+            let fallback = &record.fallback;
+            let request = fallback.load(Ordering::SeqCst);
+            if request == prepare {
+                let answer = if ptr::eq(self.current.load(Ordering::SeqCst), new.as_ptr()) {
+                    // SAFETY: we hold the publisher's unit of `new`.
+                    unsafe { Node::acquire_unit(new) };
+                    erase(new)
+                } else {
+                    retry_marker()
+                };
+                if let Err(now) =
+                    fallback.compare_exchange(prepare, answer, Ordering::SeqCst, Ordering::SeqCst)
+                {
+                    if answer != retry_marker() {
+                        // SAFETY: the unit we just added was not handed over; we still hold
+                        // the publisher's unit, so this cannot be the last one.
+                        unsafe { Node::release_unit(new) };
+                    }
+                    if now == confirm_old {
+                        pay(fallback, old, confirm_old, ptr::null_mut());
+                    }
+                }
+            } else if request == confirm_old {
+                pay(fallback, old, confirm_old, ptr::null_mut());
+            }
+        });
+    }
+
+    /// Drops the cell's node and clears slots that leaked guards left borrowing it.
+    fn clear(&mut self) {
+        let current = NonNull::new(*self.current.get_mut()).expect("the current node is never null");
+        let erased = erase(current);
+        // `&mut self` proves no guard borrows this cell any more, so a slot that still holds
+        // the node belongs to a guard that was leaked (`mem::forget`): just empty it.
+        domain().for_each_active(|record| {
+            for slot in &record.borrows {
+                if slot.load(Ordering::SeqCst) == erased {
+                    let _ = slot.compare_exchange(
+                        erased,
+                        ptr::null_mut(),
+                        Ordering::SeqCst,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
+        });
+        // SAFETY: the cell owns the store's unit of its current node; this is its last use.
+        unsafe { Node::retire(current) };
+    }
+}
+
+/// Gives the reader behind `slot` a unit of `node` if `slot` still holds `expected`.
+fn pay<T>(slot: &AtomicPtr<()>, node: NonNull<Node<T>>, expected: *mut (), replacement: *mut ()) {
+    // SAFETY: the paying writer still holds the store's unit of `node` (it retires it only
+    // after helping), so the node is alive.
+    unsafe { Node::acquire_unit(node) };
+    if slot
+        .compare_exchange(expected, replacement, Ordering::SeqCst, Ordering::Relaxed)
+        .is_err()
+    {
+        // SAFETY: not handed over; the store's unit is still held, so this is not the last one.
+        unsafe { Node::release_unit(node) };
+    }
+}
+
+impl<T> Drop for AtomicNode<T> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// A protected node: either a borrow slot (`slot` is `Some`) or an owned strong unit.
+pub(crate) struct Protected<T> {
+    ptr: NonNull<Node<T>>,
+    slot: Option<&'static AtomicPtr<()>>,
+    shard: usize,
+}
+
+impl<T> Protected<T> {
+    #[inline]
+    pub(crate) fn value(&self) -> &T {
+        // SAFETY: the protection keeps the value alive as long as `self`.
+        unsafe { Node::value(self.ptr) }
+    }
+
+    #[inline]
+    pub(crate) fn meta(&self) -> &Meta {
+        // SAFETY: as above.
+        unsafe { Node::meta(self.ptr) }
+    }
+
+    /// A counted handle to the same node.
+    pub(crate) fn to_counted(&self) -> Counted<T> {
+        if self.slot.is_some() {
+            // SAFETY: the node is protected by our borrow slot.
+            unsafe { Node::acquire_shard(self.ptr, self.shard) };
+            Counted {
+                ptr: self.ptr,
+                counter: self.shard,
+            }
+        } else {
+            // SAFETY: we hold a unit.
+            unsafe { Node::acquire_unit(self.ptr) };
+            Counted {
+                ptr: self.ptr,
+                counter: MAIN,
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn into_counted(self) -> Counted<T> {
+        if self.slot.is_some() {
+            self.to_counted()
+        } else {
+            // Move our unit into the handle.
+            let this = std::mem::ManuallyDrop::new(self);
+            Counted {
+                ptr: this.ptr,
+                counter: MAIN,
+            }
+        }
+    }
+}
+
+impl<T> Drop for Protected<T> {
+    #[inline]
+    fn drop(&mut self) {
+        match self.slot {
+            Some(slot) => {
+                if let Err(paid) = slot.compare_exchange(
+                    erase(self.ptr),
+                    ptr::null_mut(),
+                    Ordering::Release,
+                    Ordering::Acquire,
+                ) {
+                    release_paid::<T>(slot, paid);
+                }
+            }
+            // SAFETY: we own the unit.
+            None => unsafe { Node::release_unit(self.ptr) },
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn release_paid<T>(slot: &AtomicPtr<()>, paid: *mut ()) {
+    debug_assert_eq!(paid.addr() & TAGS, PAID, "borrow slot changed under its guard");
+    slot.store(ptr::null_mut(), Ordering::Release);
+    // SAFETY: a writer paid this unit for our borrow (the slot says `PAID`), and the slot is ours
+    // again; the payer's pointer carries the node's provenance.
+    unsafe { Node::<T>::release_unit(untagged(paid)) };
+}
+
+/// A counted handle: keeps its node's value alive.
+pub(crate) struct Counted<T> {
+    ptr: NonNull<Node<T>>,
+    /// A shard index, or [`MAIN`].
+    counter: usize,
+}
+
+// SAFETY: a handle gives `&T` to its holder (needs `T: Sync`) and may drop the `T` on the
+// thread that releases the last unit (needs `T: Send`); the counts are atomic.
+unsafe impl<T: Send + Sync> Send for Counted<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Counted<T> {}
+
+impl<T> Counted<T> {
+    #[inline]
+    pub(crate) fn value(&self) -> &T {
+        // SAFETY: the handle owns a count that keeps the value alive.
+        unsafe { Node::value(self.ptr) }
+    }
+
+    #[inline]
+    pub(crate) fn meta(&self) -> &Meta {
+        // SAFETY: as above.
+        unsafe { Node::meta(self.ptr) }
+    }
+
+    /// Identity of the node, for comparisons.
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        self.ptr.as_ptr().addr()
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakNode<T> {
+        // SAFETY: we hold a strong count.
+        unsafe { Node::acquire_weak(self.ptr) };
+        WeakNode { ptr: self.ptr }
+    }
+}
+
+impl<T> Clone for Counted<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        if self.counter == MAIN {
+            // SAFETY: we hold a unit.
+            unsafe { Node::acquire_unit(self.ptr) };
+        } else {
+            // SAFETY: we hold a count in this shard, so the shard is non-zero.
+            unsafe { Node::acquire_shard(self.ptr, self.counter) };
+        }
+        Self {
+            ptr: self.ptr,
+            counter: self.counter,
+        }
+    }
+}
+
+impl<T> Drop for Counted<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.counter == MAIN {
+            // SAFETY: we own the unit.
+            unsafe { Node::release_unit(self.ptr) };
+        } else {
+            // SAFETY: we own the shard count.
+            unsafe { Node::release_shard(self.ptr, self.counter) };
+        }
+    }
+}
+
+/// A weak handle: keeps the node's metadata, not its value.
+pub(crate) struct WeakNode<T> {
+    ptr: NonNull<Node<T>>,
+}
+
+// SAFETY: `upgrade` yields a `Counted<T>`, which needs the same bounds.
+unsafe impl<T: Send + Sync> Send for WeakNode<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for WeakNode<T> {}
+
+impl<T> WeakNode<T> {
+    pub(crate) fn upgrade(&self) -> Option<Counted<T>> {
+        // SAFETY: we hold a weak reference.
+        unsafe { Node::try_upgrade(self.ptr) }.then(|| Counted {
+            ptr: self.ptr,
+            counter: MAIN,
+        })
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        // SAFETY: the weak reference keeps the allocation, and `meta` is immutable.
+        unsafe { Node::meta(self.ptr) }
+    }
+
+    pub(crate) fn addr(&self) -> usize {
+        self.ptr.as_ptr().addr()
+    }
+}
+
+impl<T> Clone for WeakNode<T> {
+    fn clone(&self) -> Self {
+        // SAFETY: we hold a weak reference.
+        unsafe { Node::acquire_weak(self.ptr) };
+        Self { ptr: self.ptr }
+    }
+}
+
+impl<T> Drop for WeakNode<T> {
+    fn drop(&mut self) {
+        // SAFETY: we own the weak reference.
+        unsafe { Node::release_weak(self.ptr) };
+    }
+}

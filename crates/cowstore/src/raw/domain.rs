@@ -1,0 +1,250 @@
+//! Per-thread hazard records, shared by every store in the process.
+//!
+//! Each thread that reads gets a [`Record`]: a few *borrow slots* in which `load()` announces the
+//! node it is reading (a hazard pointer), and one *fallback slot* for the wait-free slow path.
+//! Writers scan the records of all active threads after each publish (see `cell.rs`).
+//!
+//! Records live in chunks of 64 that are never freed, so a record reference stays valid for the
+//! life of the process even if its thread exits while a guard is still around (thread-local
+//! destruction order is unspecified). A thread's exit returns its record for reuse and clears the
+//! record's *active* bit, so writers skip it: publishing costs the same after 64 threads have come
+//! and gone as before — the scan visits only records of live readers.
+
+use std::cell::Cell;
+use std::ptr;
+
+use super::node::{CachePadded, SHARDS};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, thread_local_with_drop};
+
+/// Borrow slots per thread: how many `load()` guards a thread can hold before the next one takes
+/// the (still wait-free, but counted) fallback path.
+pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 7 };
+
+const RECORDS_PER_CHUNK: usize = if cfg!(loom) { 4 } else { 64 };
+
+pub(crate) struct Record {
+    pub(crate) borrows: [AtomicPtr<()>; BORROW_SLOTS],
+    pub(crate) fallback: AtomicPtr<()>,
+    /// Where the owner looks for a free borrow slot first. Only the owner touches it.
+    pub(crate) next_borrow: AtomicUsize,
+    /// The snapshot counting shard of the owning thread.
+    pub(crate) shard: usize,
+    in_use: AtomicBool,
+}
+
+struct Chunk {
+    records: Box<[CachePadded<Record>]>,
+    /// Bit `i` set: record `i` may hold hazards and must be scanned.
+    active: AtomicU64,
+    next: AtomicPtr<Chunk>,
+}
+
+impl Chunk {
+    fn new(first_index: usize) -> Self {
+        let records = (0..RECORDS_PER_CHUNK)
+            .map(|i| {
+                CachePadded(Record {
+                    borrows: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+                    fallback: AtomicPtr::new(ptr::null_mut()),
+                    next_borrow: AtomicUsize::new(0),
+                    shard: (first_index + i) % SHARDS,
+                    in_use: AtomicBool::new(false),
+                })
+            })
+            .collect();
+        Self {
+            records,
+            active: AtomicU64::new(0),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+}
+
+/// A thread's claim on one record.
+#[derive(Clone, Copy)]
+pub(crate) struct RecordHandle {
+    pub(crate) record: &'static Record,
+    active: &'static AtomicU64,
+    bit: u64,
+}
+
+pub(crate) struct Domain {
+    head: AtomicPtr<Chunk>,
+}
+
+impl Domain {
+    #[cfg(not(loom))]
+    const fn new() -> Self {
+        Self {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    #[cfg(loom)]
+    fn new() -> Self {
+        Self {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    fn chunk_ref(ptr: *mut Chunk) -> Option<&'static Chunk> {
+        // SAFETY: chunks are published once with a release CAS and never freed while the domain
+        // is reachable (the process-wide domain is never dropped; loom's per-execution domain
+        // outlives every thread of the execution).
+        unsafe { ptr.as_ref() }
+    }
+
+    pub(crate) fn acquire(&'static self) -> RecordHandle {
+        let mut link = &self.head;
+        let mut first_index = 0;
+        loop {
+            let mut chunk = link.load(Ordering::Acquire);
+            if chunk.is_null() {
+                let fresh = Box::into_raw(Box::new(Chunk::new(first_index)));
+                match link.compare_exchange(
+                    ptr::null_mut(),
+                    fresh,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => chunk = fresh,
+                    Err(existing) => {
+                        // SAFETY: `fresh` was never shared.
+                        drop(unsafe { Box::from_raw(fresh) });
+                        chunk = existing;
+                    }
+                }
+            }
+            let chunk = Self::chunk_ref(chunk).expect("chunk pointer is non-null here");
+            for (i, padded) in chunk.records.iter().enumerate() {
+                let record = &padded.0;
+                if !record.in_use.load(Ordering::Relaxed)
+                    && record
+                        .in_use
+                        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    let bit = 1u64 << i;
+                    // SeqCst: ordered before any hazard this thread publishes, so a writer that
+                    // misses this bit also misses nothing the thread protects (see `cell.rs`).
+                    chunk.active.fetch_or(bit, Ordering::SeqCst);
+                    return RecordHandle {
+                        record,
+                        active: &chunk.active,
+                        bit,
+                    };
+                }
+            }
+            link = &chunk.next;
+            first_index += RECORDS_PER_CHUNK;
+        }
+    }
+
+    pub(crate) fn release(&self, handle: RecordHandle) {
+        let record = handle.record;
+        let idle = record
+            .borrows
+            .iter()
+            .chain(std::iter::once(&record.fallback))
+            .all(|slot| slot.load(Ordering::SeqCst).is_null());
+        if idle {
+            handle.active.fetch_and(!handle.bit, Ordering::SeqCst);
+        }
+        // A record released with a slot still in use (a guard that outlived its thread's
+        // thread-locals) stays active, so writers keep paying its debts; it is reusable anyway
+        // because owners only ever take empty slots.
+        record.in_use.store(false, Ordering::Release);
+    }
+
+    /// Calls `f` on every record that may hold a hazard.
+    pub(crate) fn for_each_active(&self, mut f: impl FnMut(&Record)) {
+        let mut chunk = Self::chunk_ref(self.head.load(Ordering::Acquire));
+        while let Some(c) = chunk {
+            let mut bits = c.active.load(Ordering::SeqCst);
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                f(&c.records[i].0);
+                bits &= bits - 1;
+            }
+            chunk = Self::chunk_ref(c.next.load(Ordering::Acquire));
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Domain {
+    fn drop(&mut self) {
+        let mut chunk = *self.head.get_mut();
+        while !chunk.is_null() {
+            // SAFETY: loom drops the domain after all threads of the execution ended; chunks came
+            // from `Box::into_raw`.
+            let mut boxed = unsafe { Box::from_raw(chunk) };
+            chunk = *boxed.next.get_mut();
+        }
+    }
+}
+
+#[cfg(not(loom))]
+static DOMAIN: Domain = Domain::new();
+
+#[cfg(not(loom))]
+pub(crate) fn domain() -> &'static Domain {
+    &DOMAIN
+}
+
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref DOMAIN: Domain = Domain::new();
+}
+
+#[cfg(loom)]
+pub(crate) fn domain() -> &'static Domain {
+    &DOMAIN
+}
+
+struct LocalRecord {
+    handle: Cell<Option<RecordHandle>>,
+}
+
+impl LocalRecord {
+    fn get(&self) -> &'static Record {
+        match self.handle.get() {
+            Some(handle) => handle.record,
+            None => {
+                let handle = domain().acquire();
+                self.handle.set(Some(handle));
+                handle.record
+            }
+        }
+    }
+}
+
+impl Drop for LocalRecord {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            domain().release(handle);
+        }
+    }
+}
+
+thread_local_with_drop! {
+    static LOCAL: LocalRecord = LocalRecord { handle: Cell::new(None) };
+}
+
+/// Runs `f` with this thread's record.
+///
+/// During thread teardown, after the thread-local is gone, `f` gets a record borrowed for the
+/// call and returned right after; anything `f` leaves in a slot stays safe because records are
+/// never freed and a released record with a busy slot stays active.
+#[inline]
+pub(crate) fn with_record<R>(f: impl FnOnce(&'static Record) -> R) -> R {
+    match LOCAL.try_with(LocalRecord::get) {
+        Ok(record) => f(record),
+        Err(_) => {
+            let handle = domain().acquire();
+            let result = f(handle.record);
+            domain().release(handle);
+            result
+        }
+    }
+}

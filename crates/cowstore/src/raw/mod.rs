@@ -1,0 +1,13 @@
+//! The only module with `unsafe` code: nodes, their reference counts, per-thread hazard records
+//! and the publish/read protocol. Everything above it is safe Rust built on these handles.
+//!
+//! - [`node`]: the heap node of one version and its sharded strong counts;
+//! - [`domain`]: per-thread hazard records shared by all stores;
+//! - [`cell`]: the atomic current-node cell, the wait-free read protocol and publishing.
+
+mod cell;
+mod domain;
+mod node;
+
+pub(crate) use cell::{AtomicNode, Counted, Protected, WeakNode};
+pub(crate) use node::{Meta, NewNode};

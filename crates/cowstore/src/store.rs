@@ -1,0 +1,877 @@
+//! [`Store`]: the cell holding the current snapshot, and its write paths.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime};
+
+use crate::error::{UpdateError, ValidationError};
+use crate::pins::{PinTracker, PinnedVersion};
+use crate::raw::{AtomicNode, Counted, Meta, NewNode};
+use crate::reader::Reader;
+use crate::snapshot::{Guard, Snapshot};
+use crate::stats::{Counters, Stats};
+use crate::subscribe::{CallbackHandle, Hub, Overflow, QueueSubscription, Subscription};
+use crate::sync::{Mutex, lock, thread_local_with_drop};
+
+type ValidatorFn<T> = dyn Fn(&T) -> Result<(), ValidationError> + Send + Sync;
+type SizeFn<T> = dyn Fn(&T) -> usize + Send + Sync;
+
+struct Validator<T> {
+    name: Cow<'static, str>,
+    check: Box<ValidatorFn<T>>,
+}
+
+struct Shared<T> {
+    /// Serializes the locking write paths (everything but `update_cas`).
+    writer: Mutex<()>,
+    validators: RwLock<Arc<Vec<Arc<Validator<T>>>>>,
+    hub: Arc<Hub<T>>,
+    pins: Arc<PinTracker>,
+    counters: Counters,
+    size_of: Option<Box<SizeFn<T>>>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    name: Option<String>,
+}
+
+/// A shared, versioned, copy-on-write value with wait-free reads.
+///
+/// Readers get the current immutable version through [`load`](Self::load) (a thread-bound guard),
+/// [`snapshot`](Self::snapshot) (an owned handle) or a per-thread [`Reader`]. Writers derive a new
+/// value from the current one, the store validates it and publishes it with one atomic
+/// compare-and-swap; readers of older versions keep them until they let go, and each old value
+/// is dropped exactly once, by whoever releases it last.
+///
+/// Every publish gets the next version number (the initial value is version 1) and a timestamp.
+///
+/// ```
+/// use cowstore::Store;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Config { level: u8, hosts: Vec<String> }
+///
+/// let store = Store::new(Config { level: 1, hosts: vec!["a".into()] });
+/// let old = store.snapshot();
+/// let new = store.update(|c| c.hosts.push("b".into())).unwrap();
+/// assert_eq!(old.hosts, ["a"]);              // the old version is untouched
+/// assert_eq!(new.hosts, ["a", "b"]);
+/// assert_eq!((old.version(), new.version()), (1, 2));
+/// assert_eq!(store.load().level, 1);
+/// ```
+///
+/// # Write paths
+///
+/// | method | closure runs | fails when |
+/// |---|---|---|
+/// | [`update`](Self::update) | on a clone, under the writer lock | a validator refuses |
+/// | [`try_update`](Self::try_update) | same, may return `Err` | the closure or a validator refuses |
+/// | [`update_with`](Self::update_with) | builds the next value from `&T` (no `Clone`) | a validator refuses |
+/// | [`compare_and_set`](Self::compare_and_set) | once, if the version is still the expected one | another version is current |
+/// | [`update_cas`](Self::update_cas) | lock-free, again after each lost race | a validator refuses |
+/// | [`store`](Self::store) | — (blind replace) | a validator refuses |
+/// | [`batch`](Self::batch) | many closures, one publish | a validator refuses |
+///
+/// The locking writes are serialized so no update is ever lost. They still publish with a
+/// compare-and-swap, so when they race with `update_cas` their closure may run again on the
+/// newer value (that is why they take `FnMut`); without `update_cas` every closure runs once.
+pub struct Store<T> {
+    cell: AtomicNode<T>,
+    shared: Arc<Shared<T>>,
+}
+
+/// Configures a [`Store`] before its first version is published; see [`Store::builder`].
+pub struct Builder<T> {
+    initial: T,
+    validators: Vec<Arc<Validator<T>>>,
+    size_of: Option<Box<SizeFn<T>>>,
+    name: Option<String>,
+}
+
+impl<T> Builder<T> {
+    /// Adds a validator: every candidate value, the initial one included, must pass it before it
+    /// is published. `name` appears in errors.
+    ///
+    /// ```
+    /// let store = cowstore::Store::builder(30)
+    ///     .validator("timeout in range", |t: &u32| {
+    ///         if (1..=300).contains(t) { Ok(()) } else { Err(format!("{t}s is outside 1..=300").into()) }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(store.store(0).is_err());
+    /// assert_eq!(*store.load(), 30);
+    /// ```
+    pub fn validator<F>(mut self, name: impl Into<Cow<'static, str>>, check: F) -> Self
+    where
+        F: Fn(&T) -> Result<(), ValidationError> + Send + Sync + 'static,
+    {
+        self.validators.push(Arc::new(Validator {
+            name: name.into(),
+            check: Box::new(check),
+        }));
+        self
+    }
+
+    /// Estimates the heap size of a value, so [`Stats::pinned_bytes`] can tell how much memory
+    /// old versions hold. Called once per publish.
+    ///
+    /// ```
+    /// let store = cowstore::Store::builder(vec![0u8; 100])
+    ///     .size_of(|v: &Vec<u8>| v.capacity())
+    ///     .build()
+    ///     .unwrap();
+    /// let pinned = store.snapshot();
+    /// store.store(vec![]).unwrap();
+    /// assert_eq!(store.stats().pinned_bytes, 100);
+    /// drop(pinned);
+    /// assert_eq!(store.stats().pinned_bytes, 0);
+    /// ```
+    pub fn size_of<F>(mut self, estimate: F) -> Self
+    where
+        F: Fn(&T) -> usize + Send + Sync + 'static,
+    {
+        self.size_of = Some(Box::new(estimate));
+        self
+    }
+
+    /// Names the store (the `store` label of exported metrics).
+    ///
+    /// ```
+    /// let store = cowstore::Store::builder(1).name("feature-flags").build().unwrap();
+    /// assert_eq!(store.name(), Some("feature-flags"));
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Validates the initial value and creates the store.
+    ///
+    /// ```
+    /// let err = cowstore::Store::builder(-5)
+    ///     .validator("non-negative", |v: &i32| if *v >= 0 { Ok(()) } else { Err("negative".into()) })
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.validator(), Some("non-negative"));
+    /// ```
+    pub fn build(self) -> Result<Store<T>, ValidationError> {
+        run_validators(&self.validators, &self.initial)?;
+        Ok(Store::from_parts(
+            self.initial,
+            self.validators,
+            self.size_of,
+            self.name,
+        ))
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("initial", &self.initial)
+            .field("validators", &self.validators.len())
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn run_validators<T>(validators: &[Arc<Validator<T>>], value: &T) -> Result<(), ValidationError> {
+    for validator in validators {
+        (validator.check)(value).map_err(|e| e.with_validator(validator.name.clone()))?;
+    }
+    Ok(())
+}
+
+thread_local_with_drop! {
+    /// Stores (by address of their shared part) this thread is running a write closure or a
+    /// validator for: a nested write to one of them would deadlock or loop forever.
+    static WRITING: RefCell<Vec<usize>> = RefCell::new(Vec::new());
+}
+
+/// Marks the calling thread as writing to a store for as long as it lives.
+struct WritingMark(usize);
+
+impl WritingMark {
+    fn enter(id: usize) -> Option<Self> {
+        WRITING.with(|writing| {
+            let mut writing = writing.borrow_mut();
+            if writing.contains(&id) {
+                None
+            } else {
+                writing.push(id);
+                Some(Self(id))
+            }
+        })
+    }
+}
+
+impl Drop for WritingMark {
+    fn drop(&mut self) {
+        let _ = WRITING.try_with(|writing| writing.borrow_mut().retain(|&id| id != self.0));
+    }
+}
+
+/// What a write closure decided.
+enum Next<T, E> {
+    Publish(T),
+    Fail(UpdateError<E>),
+}
+
+impl<T> Store<T> {
+    /// Creates a store whose current value, version 1, is `initial`.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(String::from("v1"));
+    /// assert_eq!(*store.load(), "v1");
+    /// assert_eq!(store.version(), 1);
+    /// ```
+    pub fn new(initial: T) -> Self {
+        Self::from_parts(initial, Vec::new(), None, None)
+    }
+
+    /// Starts configuring a store: validators, a size estimator, a name.
+    ///
+    /// ```
+    /// let store = cowstore::Store::builder(vec!["a"]).name("hosts").build().unwrap();
+    /// assert_eq!(store.load().len(), 1);
+    /// ```
+    pub fn builder(initial: T) -> Builder<T> {
+        Builder {
+            initial,
+            validators: Vec::new(),
+            size_of: None,
+            name: None,
+        }
+    }
+
+    fn from_parts(
+        initial: T,
+        validators: Vec<Arc<Validator<T>>>,
+        size_of: Option<Box<SizeFn<T>>>,
+        name: Option<String>,
+    ) -> Self {
+        let pins = Arc::new(PinTracker::default());
+        let bytes = size_of.as_ref().map_or(0, |f| f(&initial));
+        let meta = Meta {
+            version: 1,
+            published_at: SystemTime::now(),
+            published_instant: Instant::now(),
+            bytes,
+        };
+        let (cell, _initial) = AtomicNode::new(NewNode::new(initial, meta, Some(Arc::clone(&pins))));
+        Self {
+            cell,
+            shared: Arc::new(Shared {
+                writer: Mutex::new(()),
+                validators: RwLock::new(Arc::new(validators)),
+                hub: Arc::new(Hub::new()),
+                pins,
+                counters: Counters::default(),
+                size_of,
+                name,
+            }),
+        }
+    }
+
+    /// The store's name, if the builder gave it one.
+    ///
+    /// ```
+    /// assert_eq!(cowstore::Store::new(0).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.shared.name.as_deref()
+    }
+
+    /// Reads the current version through a short-lived guard.
+    ///
+    /// Wait-free when writes are serialized; in the common case it writes only to the calling
+    /// thread's own hazard slot, never to a shared reference count.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new([1, 2, 3]);
+    /// let sum: i32 = store.load().iter().sum();
+    /// assert_eq!(sum, 6);
+    /// ```
+    #[inline]
+    pub fn load(&self) -> Guard<'_, T> {
+        Guard::new(self.cell.protect())
+    }
+
+    /// An owned handle to the current version (`Send + Sync + 'static`).
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(5);
+    /// let snapshot = store.snapshot();
+    /// std::thread::spawn(move || assert_eq!(*snapshot, 5)).join().unwrap();
+    /// ```
+    #[inline]
+    pub fn snapshot(&self) -> Snapshot<T> {
+        Snapshot::new(self.cell.snapshot())
+    }
+
+    /// A per-thread reader that caches the current snapshot: when nothing was published its
+    /// [`load`](Reader::load) is a single atomic load.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(1);
+    /// let mut reader = store.reader();
+    /// assert_eq!(**reader.load(), 1);
+    /// store.store(2).unwrap();
+    /// assert_eq!(**reader.load(), 2);
+    /// ```
+    pub fn reader(&self) -> Reader<'_, T> {
+        Reader::new(self)
+    }
+
+    pub(crate) fn is_current(&self, snapshot: &Snapshot<T>) -> bool {
+        self.cell.is_current(snapshot.counted())
+    }
+
+    /// The current version number.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(0);
+    /// store.store(1).unwrap();
+    /// assert_eq!(store.version(), 2);
+    /// ```
+    pub fn version(&self) -> u64 {
+        self.load().version()
+    }
+
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared).addr()
+    }
+
+    fn validators(&self) -> Arc<Vec<Arc<Validator<T>>>> {
+        Arc::clone(
+            &self
+                .shared
+                .validators
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Adds a validator that every later write must pass. The current value is not re-checked.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(1);
+    /// store.add_validator("odd", |v: &i32| if v % 2 == 1 { Ok(()) } else { Err("even".into()) });
+    /// assert!(store.store(2).is_err());
+    /// assert!(store.store(3).is_ok());
+    /// ```
+    pub fn add_validator<F>(&self, name: impl Into<Cow<'static, str>>, check: F)
+    where
+        F: Fn(&T) -> Result<(), ValidationError> + Send + Sync + 'static,
+    {
+        let mut validators = self
+            .shared
+            .validators
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = Vec::clone(&validators);
+        next.push(Arc::new(Validator {
+            name: name.into(),
+            check: Box::new(check),
+        }));
+        *validators = Arc::new(next);
+    }
+
+    fn new_node(&self, value: T, version: u64) -> NewNode<T> {
+        let bytes = self.shared.size_of.as_ref().map_or(0, |f| f(&value));
+        let meta = Meta {
+            version,
+            published_at: SystemTime::now(),
+            published_instant: Instant::now(),
+            bytes,
+        };
+        NewNode::new(value, meta, Some(Arc::clone(&self.shared.pins)))
+    }
+
+    /// The core of every write: derive, validate, compare-and-swap; again if the swap lost.
+    fn write<E>(
+        &self,
+        locked: bool,
+        mut next: impl FnMut(&Snapshot<T>) -> Next<T, E>,
+    ) -> Result<Snapshot<T>, UpdateError<E>> {
+        let Some(mark) = WritingMark::enter(self.id()) else {
+            return Err(UpdateError::Reentrant);
+        };
+        let validators = self.validators();
+        let writer_lock = locked.then(|| lock(&self.shared.writer));
+        let published = loop {
+            let current = self.snapshot();
+            let value = match next(&current) {
+                Next::Publish(value) => value,
+                Next::Fail(error) => return Err(self.count_failure(error)),
+            };
+            if let Err(error) = run_validators(&validators, &value) {
+                return Err(self.count_failure(UpdateError::Rejected {
+                    error,
+                    current: current.version(),
+                }));
+            }
+            let node = self.new_node(value, current.version() + 1);
+            match self.cell.compare_and_swap(current.counted(), node) {
+                Ok(published) => break published,
+                Err(_lost) => Counters::bump(&self.shared.counters.cas_retries),
+            }
+        };
+        drop(writer_lock);
+        // Callbacks run from `announce` may write to this store again.
+        drop(mark);
+        Ok(self.announce(published))
+    }
+
+    fn count_failure<E>(&self, error: UpdateError<E>) -> UpdateError<E> {
+        let counters = &self.shared.counters;
+        match &error {
+            UpdateError::Rejected { .. } => Counters::bump(&counters.rejected),
+            UpdateError::Aborted(_) => Counters::bump(&counters.aborted),
+            UpdateError::Conflict { .. } => Counters::bump(&counters.conflicts),
+            UpdateError::Reentrant => {}
+        }
+        error
+    }
+
+    /// Counts a publish and tells subscribers; runs outside the writer lock.
+    fn announce(&self, published: Counted<T>) -> Snapshot<T> {
+        Counters::bump(&self.shared.counters.publishes);
+        let snapshot = Snapshot::new(published);
+        self.shared.hub.publish(&snapshot);
+        #[cfg(feature = "metrics")]
+        if let Some(name) = &self.shared.name {
+            self.stats().export_metrics(name);
+        }
+        snapshot
+    }
+
+    /// Publishes `f` applied to a clone of the current value. Writers are serialized, so no
+    /// update is lost; `f` runs once unless an [`update_cas`](Self::update_cas) races with it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let store = Arc::new(cowstore::Store::new(0u64));
+    /// let threads: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let store = Arc::clone(&store);
+    ///         std::thread::spawn(move || for _ in 0..100 { store.update(|n| *n += 1).unwrap(); })
+    ///     })
+    ///     .collect();
+    /// threads.into_iter().for_each(|t| t.join().unwrap());
+    /// assert_eq!(*store.load(), 400);
+    /// assert_eq!(store.version(), 401);
+    /// ```
+    pub fn update<F>(&self, mut f: F) -> Result<Snapshot<T>, UpdateError>
+    where
+        T: Clone,
+        F: FnMut(&mut T),
+    {
+        self.write(true, |current| {
+            let mut value = T::clone(current);
+            f(&mut value);
+            Next::Publish(value)
+        })
+    }
+
+    /// Like [`update`](Self::update), but `f` may refuse: then nothing is published and its
+    /// error comes back as [`UpdateError::Aborted`].
+    ///
+    /// ```
+    /// use cowstore::UpdateError;
+    /// let store = cowstore::Store::new(vec![1, 2]);
+    /// let err = store
+    ///     .try_update(|v| match v.pop() {
+    ///         Some(x) if x > 5 => Ok(()),
+    ///         _ => Err("nothing to remove"),
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err, UpdateError::Aborted("nothing to remove"));
+    /// assert_eq!(*store.load(), [1, 2]); // rolled back: the clone was discarded
+    /// ```
+    pub fn try_update<E, F>(&self, mut f: F) -> Result<Snapshot<T>, UpdateError<E>>
+    where
+        T: Clone,
+        F: FnMut(&mut T) -> Result<(), E>,
+    {
+        self.write(true, |current| {
+            let mut value = T::clone(current);
+            match f(&mut value) {
+                Ok(()) => Next::Publish(value),
+                Err(error) => Next::Fail(UpdateError::Aborted(error)),
+            }
+        })
+    }
+
+    /// Publishes the value `f` builds from the current one; for types that are not `Clone` or
+    /// that build their next version more cheaply than by cloning.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(String::from("a"));
+    /// store.update_with(|s| format!("{s}b")).unwrap();
+    /// assert_eq!(*store.load(), "ab");
+    /// ```
+    pub fn update_with<F>(&self, mut f: F) -> Result<Snapshot<T>, UpdateError>
+    where
+        F: FnMut(&T) -> T,
+    {
+        self.write(true, |current| Next::Publish(f(current)))
+    }
+
+    /// Optimistic concurrency: applies `f` and publishes only if `expected_version` is still
+    /// current; otherwise fails with [`UpdateError::Conflict`] naming the current version.
+    ///
+    /// ```
+    /// use cowstore::UpdateError;
+    /// let store = cowstore::Store::new(10);
+    /// let seen = store.version();
+    /// store.store(11).unwrap(); // someone else got there first
+    /// let err = store.compare_and_set(seen, |v| *v += 1).unwrap_err();
+    /// assert_eq!(err, UpdateError::Conflict { expected: 1, current: 2 });
+    /// assert!(store.compare_and_set(2, |v| *v += 1).is_ok());
+    /// ```
+    pub fn compare_and_set<F>(&self, expected_version: u64, f: F) -> Result<Snapshot<T>, UpdateError>
+    where
+        T: Clone,
+        F: FnOnce(&mut T),
+    {
+        let mut f = Some(f);
+        self.write(true, |current| {
+            let found = current.version();
+            let f = match f.take() {
+                Some(f) if found == expected_version => f,
+                // Either another version is current, or an `update_cas` won the race after `f`
+                // ran once: both mean the expected version is gone.
+                _ => {
+                    return Next::Fail(UpdateError::Conflict {
+                        expected: expected_version,
+                        current: found,
+                    });
+                }
+            };
+            let mut value = T::clone(current);
+            f(&mut value);
+            Next::Publish(value)
+        })
+    }
+
+    /// Lock-free update: applies `f` to a clone of the current value and publishes it with a
+    /// compare-and-swap, retrying on the newer value when another publish got in first.
+    /// `f` may therefore run more than once; retries are counted in [`Stats::cas_retries`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let store = Arc::new(cowstore::Store::new(0u32));
+    /// let threads: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let store = Arc::clone(&store);
+    ///         std::thread::spawn(move || for _ in 0..100 { store.update_cas(|n| *n += 1).unwrap(); })
+    ///     })
+    ///     .collect();
+    /// threads.into_iter().for_each(|t| t.join().unwrap());
+    /// assert_eq!(*store.load(), 400); // no lost update despite retries
+    /// ```
+    pub fn update_cas<F>(&self, mut f: F) -> Result<Snapshot<T>, UpdateError>
+    where
+        T: Clone,
+        F: FnMut(&mut T),
+    {
+        self.write(false, |current| {
+            let mut value = T::clone(current);
+            f(&mut value);
+            Next::Publish(value)
+        })
+    }
+
+    /// Replaces the value, whatever it is now.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new("old");
+    /// let published = store.store("new").unwrap();
+    /// assert_eq!((*published, published.version()), ("new", 2));
+    /// ```
+    pub fn store(&self, value: T) -> Result<Snapshot<T>, UpdateError> {
+        let Some(mark) = WritingMark::enter(self.id()) else {
+            return Err(UpdateError::Reentrant);
+        };
+        let validators = self.validators();
+        if let Err(error) = run_validators(&validators, &value) {
+            return Err(self.count_failure(UpdateError::Rejected {
+                error,
+                current: self.version(),
+            }));
+        }
+        let writer_lock = lock(&self.shared.writer);
+        let current = self.snapshot();
+        let mut node = self.new_node(value, current.version() + 1);
+        let mut current = current;
+        let published = loop {
+            match self.cell.compare_and_swap(current.counted(), node) {
+                Ok(published) => break published,
+                Err(lost) => {
+                    Counters::bump(&self.shared.counters.cas_retries);
+                    node = lost;
+                    current = self.snapshot();
+                    node.set_version(current.version() + 1);
+                }
+            }
+        };
+        drop(writer_lock);
+        drop(mark);
+        Ok(self.announce(published))
+    }
+
+    /// Collects several changes and publishes them as one version.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(vec![1]);
+    /// let published = store
+    ///     .batch()
+    ///     .then(|v: &mut Vec<i32>| v.push(2))
+    ///     .then(|v: &mut Vec<i32>| v.push(3))
+    ///     .commit()
+    ///     .unwrap();
+    /// assert_eq!((published.version(), &*published), (2, &vec![1, 2, 3]));
+    /// ```
+    pub fn batch(&self) -> Batch<'_, T> {
+        Batch {
+            store: self,
+            changes: Vec::new(),
+        }
+    }
+
+    /// Subscribes to new versions with latest-value semantics; see [`Subscription`].
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(0);
+    /// let mut sub = store.subscribe();
+    /// store.store(1).unwrap();
+    /// assert_eq!(*sub.try_recv().unwrap(), 1);
+    /// ```
+    pub fn subscribe(&self) -> Subscription<T> {
+        self.shared.hub.subscribe(&self.snapshot())
+    }
+
+    /// Subscribes to every new version through a bounded queue; see [`QueueSubscription`].
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(0);
+    /// let mut queue = store.subscribe_queue(16, cowstore::Overflow::DropOldest);
+    /// store.store(1).unwrap();
+    /// store.store(2).unwrap();
+    /// assert_eq!(queue.try_recv().unwrap().version(), 2);
+    /// assert_eq!(queue.try_recv().unwrap().version(), 3);
+    /// ```
+    pub fn subscribe_queue(&self, capacity: usize, overflow: Overflow) -> QueueSubscription<T> {
+        self.shared
+            .hub
+            .subscribe_queue(&self.snapshot(), capacity, overflow)
+    }
+
+    /// Calls `callback` with the latest version after publishes (versions published while a
+    /// callback runs coalesce into one call with the newest). Callbacks run on a publishing
+    /// thread, one at a time, after the writer lock is released, so a callback may itself write
+    /// to the store: that publish is delivered by the loop already running, not recursively.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
+    /// let store = cowstore::Store::new(0);
+    /// let seen = Arc::new(AtomicU64::new(0));
+    /// let handle = store.on_publish({
+    ///     let seen = Arc::clone(&seen);
+    ///     move |s| seen.store(s.version(), Ordering::SeqCst)
+    /// });
+    /// store.store(1).unwrap();
+    /// assert_eq!(seen.load(Ordering::SeqCst), 2);
+    /// drop(handle); // unregisters
+    /// store.store(2).unwrap();
+    /// assert_eq!(seen.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn on_publish<F>(&self, callback: F) -> CallbackHandle
+    where
+        F: Fn(&Snapshot<T>) + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+    {
+        self.shared
+            .hub
+            .on_publish(&self.snapshot(), Arc::new(callback))
+    }
+
+    /// Current version, its age, pinned old versions and counters; see [`Stats`].
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(0);
+    /// let pinned = store.snapshot();
+    /// store.store(1).unwrap();
+    /// let stats = store.stats();
+    /// assert_eq!((stats.version, stats.publishes), (2, 1));
+    /// assert_eq!(stats.pinned_versions, 1);            // version 1, held by `pinned`
+    /// assert_eq!(stats.oldest_pinned.unwrap().version, 1);
+    /// drop(pinned);
+    /// assert_eq!(store.stats().pinned_versions, 0);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let current = self.load();
+        let counters = &self.shared.counters;
+        let (pinned_versions, pinned_bytes, oldest_pinned) = self.shared.pins.summary();
+        Stats {
+            version: current.version(),
+            published_at: current.published_at(),
+            age: current.age(),
+            pinned_versions,
+            pinned_bytes,
+            oldest_pinned,
+            publishes: Counters::get(&counters.publishes),
+            rejected: Counters::get(&counters.rejected),
+            aborted: Counters::get(&counters.aborted),
+            conflicts: Counters::get(&counters.conflicts),
+            cas_retries: Counters::get(&counters.cas_retries),
+            subscribers: self.shared.hub.watchers(),
+            reclaimed: self.shared.pins.reclaimed(),
+        }
+    }
+
+    /// Every retired version still alive, oldest first.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(0);
+    /// let a = store.snapshot();
+    /// store.store(1).unwrap();
+    /// let b = store.snapshot();
+    /// store.store(2).unwrap();
+    /// let versions: Vec<u64> = store.pinned_versions().iter().map(|p| p.version).collect();
+    /// assert_eq!(versions, [1, 2]);
+    /// # drop((a, b));
+    /// ```
+    pub fn pinned_versions(&self) -> Vec<PinnedVersion> {
+        self.shared.pins.pinned()
+    }
+
+    /// Exports [`stats`](Self::stats) through the `metrics` facade under the store's name
+    /// (or `"default"`). Stores with a name also export after every publish.
+    ///
+    /// ```
+    /// let store = cowstore::Store::builder(0).name("flags").build().unwrap();
+    /// store.export_metrics();
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn export_metrics(&self) {
+        self.stats()
+            .export_metrics(self.shared.name.as_deref().unwrap_or("default"));
+    }
+}
+
+impl<T> Drop for Store<T> {
+    fn drop(&mut self) {
+        self.shared.hub.close();
+    }
+}
+
+impl<T: Default> Default for Store<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> From<T> for Store<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let current = self.load();
+        f.debug_struct("Store")
+            .field("version", &current.version())
+            .field("value", &*current)
+            .finish()
+    }
+}
+
+type Change<'a, T> = Box<dyn FnMut(&mut T) + 'a>;
+
+/// Several changes published as one version; see [`Store::batch`].
+#[must_use = "a batch publishes nothing until `commit` is called"]
+pub struct Batch<'a, T> {
+    store: &'a Store<T>,
+    changes: Vec<Change<'a, T>>,
+}
+
+impl<'a, T> Batch<'a, T> {
+    /// Adds a change.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(0);
+    /// let batch = store.batch().then(|v: &mut i32| *v += 1);
+    /// assert_eq!(batch.len(), 1);
+    /// # drop(batch);
+    /// ```
+    pub fn then(mut self, change: impl FnMut(&mut T) + 'a) -> Self {
+        self.changes.push(Box::new(change));
+        self
+    }
+
+    /// Adds a change in place.
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(0);
+    /// let mut batch = store.batch();
+    /// for i in 1..=3 {
+    ///     batch.push(move |v: &mut i32| *v += i);
+    /// }
+    /// assert_eq!(*batch.commit().unwrap(), 6);
+    /// ```
+    pub fn push(&mut self, change: impl FnMut(&mut T) + 'a) {
+        self.changes.push(Box::new(change));
+    }
+
+    /// Number of changes collected.
+    ///
+    /// ```
+    /// assert_eq!(cowstore::Store::new(0).batch().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Whether no change was collected.
+    ///
+    /// ```
+    /// assert!(cowstore::Store::new(0).batch().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Applies every change, in order, to one clone of the current value and publishes it once
+    /// (if the validators accept it).
+    ///
+    /// ```
+    /// let store = cowstore::Store::new(String::new());
+    /// store.batch().then(|s: &mut String| s.push('a')).then(|s: &mut String| s.push('b')).commit().unwrap();
+    /// assert_eq!((store.version(), &*store.load()), (2, &String::from("ab")));
+    /// ```
+    pub fn commit(mut self) -> Result<Snapshot<T>, UpdateError>
+    where
+        T: Clone,
+    {
+        let changes = &mut self.changes;
+        self.store.write(true, |current| {
+            let mut value = T::clone(current);
+            for change in changes.iter_mut() {
+                change(&mut value);
+            }
+            Next::Publish(value)
+        })
+    }
+}
+
+impl<T> fmt::Debug for Batch<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("changes", &self.changes.len())
+            .finish_non_exhaustive()
+    }
+}
