@@ -1,0 +1,2 @@
+//! Persistent collection benchmarks against imbl, rpds and std.
+fn main() {}
