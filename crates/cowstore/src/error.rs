@@ -160,14 +160,19 @@ impl<E: fmt::Display> fmt::Display for UpdateError<E> {
                     Some(name) => write!(f, "validator `{name}` rejected the update: {error}")?,
                     None => write!(f, "the update was rejected: {error}")?,
                 }
-                write!(f, "; nothing was published, version {current} stays current")
+                write!(
+                    f,
+                    "; nothing was published, version {current} stays current"
+                )
             }
             Self::Conflict { expected, current } => write!(
                 f,
                 "version conflict: expected to replace version {expected} but version {current} \
                  is current; reload, reapply the change and retry"
             ),
-            Self::Aborted(error) => write!(f, "the update was aborted: {error}; nothing was published"),
+            Self::Aborted(error) => {
+                write!(f, "the update was aborted: {error}; nothing was published")
+            }
             Self::Reentrant => f.write_str(
                 "a validator tried to write to the store it is validating; \
                  validators must only inspect the candidate value",

@@ -259,7 +259,8 @@ impl<T> Store<T> {
             published_instant: Instant::now(),
             bytes,
         };
-        let (cell, _initial) = AtomicNode::new(NewNode::new(initial, meta, Some(Arc::clone(&pins))));
+        let (cell, _initial) =
+            AtomicNode::new(NewNode::new(initial, meta, Some(Arc::clone(&pins))));
         Self {
             cell,
             shared: Arc::new(Shared {
@@ -531,7 +532,11 @@ impl<T> Store<T> {
     /// assert_eq!(err, UpdateError::Conflict { expected: 1, current: 2 });
     /// assert!(store.compare_and_set(2, |v| *v += 1).is_ok());
     /// ```
-    pub fn compare_and_set<F>(&self, expected_version: u64, f: F) -> Result<Snapshot<T>, UpdateError>
+    pub fn compare_and_set<F>(
+        &self,
+        expected_version: u64,
+        f: F,
+    ) -> Result<Snapshot<T>, UpdateError>
     where
         T: Clone,
         F: FnOnce(&mut T),

@@ -302,7 +302,6 @@ impl<T> Subscription<T> {
         self.seen
     }
 
-
     /// Returns a newer version than the last one received without blocking.
     ///
     /// ```

@@ -189,8 +189,7 @@ impl<T> AtomicNode<T> {
             seq_cst_pair();
             let current = self.current.load(Ordering::SeqCst);
             let confirm = tagged(current.cast(), CONFIRM);
-            match fallback.compare_exchange(prepare, confirm, Ordering::SeqCst, Ordering::Acquire)
-            {
+            match fallback.compare_exchange(prepare, confirm, Ordering::SeqCst, Ordering::Acquire) {
                 Ok(_) => {}
                 Err(answer) if answer == retry_marker() => {
                     // Our node went stale while a newer publish raced in: start over.
@@ -213,7 +212,12 @@ impl<T> AtomicNode<T> {
             // fail) or pays for `node` before retiring it, so `node` is alive.
             unsafe { Node::acquire_unit(node) };
             if fallback
-                .compare_exchange(confirm, ptr::null_mut(), Ordering::SeqCst, Ordering::Acquire)
+                .compare_exchange(
+                    confirm,
+                    ptr::null_mut(),
+                    Ordering::SeqCst,
+                    Ordering::Acquire,
+                )
                 .is_err()
             {
                 // A writer paid a unit for our confirmation meanwhile: we hold two, keep one.
@@ -306,7 +310,8 @@ impl<T> AtomicNode<T> {
 
     /// Drops the cell's node and clears slots that leaked guards left borrowing it.
     fn clear(&mut self) {
-        let current = NonNull::new(*self.current.get_mut()).expect("the current node is never null");
+        let current = NonNull::new(self.current.load(Ordering::Acquire))
+            .expect("the current node is never null");
         let erased = erase(current);
         // `&mut self` proves no guard borrows this cell any more, so a slot that still holds
         // the node belongs to a guard that was leaked (`mem::forget`): just empty it.
@@ -424,7 +429,11 @@ impl<T> Drop for Protected<T> {
 #[cold]
 #[inline(never)]
 fn release_paid<T>(slot: &AtomicPtr<()>, paid: *mut ()) {
-    debug_assert_eq!(paid.addr() & TAGS, PAID, "borrow slot changed under its guard");
+    debug_assert_eq!(
+        paid.addr() & TAGS,
+        PAID,
+        "borrow slot changed under its guard"
+    );
     slot.store(ptr::null_mut(), Ordering::Release);
     // SAFETY: a writer paid this unit for our borrow (the slot says `PAID`), and the slot is ours
     // again; the payer's pointer carries the node's provenance.

@@ -14,7 +14,9 @@ use std::cell::Cell;
 use std::ptr;
 
 use super::node::{CachePadded, SHARDS};
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, thread_local_with_drop};
+use crate::sync::{
+    AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, thread_local_with_drop,
+};
 
 /// Borrow slots per thread: how many `load()` guards a thread can hold before the next one takes
 /// the (still wait-free, but counted) fallback path.
@@ -139,9 +141,12 @@ impl Domain {
             first_index += RECORDS_PER_CHUNK;
         }
     }
+}
 
-    pub(crate) fn release(&self, handle: RecordHandle) {
-        let record = handle.record;
+impl RecordHandle {
+    /// Gives the record back for reuse by another thread.
+    pub(crate) fn release(self) {
+        let (record, handle) = (self.record, self);
         let idle = record
             .borrows
             .iter()
@@ -155,7 +160,9 @@ impl Domain {
         // because owners only ever take empty slots.
         record.in_use.store(false, Ordering::Release);
     }
+}
 
+impl Domain {
     /// Calls `f` on every record that may hold a hazard.
     pub(crate) fn for_each_active(&self, mut f: impl FnMut(&Record)) {
         let mut chunk = Self::chunk_ref(self.head.load(Ordering::Acquire));
@@ -174,12 +181,12 @@ impl Domain {
 #[cfg(loom)]
 impl Drop for Domain {
     fn drop(&mut self) {
-        let mut chunk = *self.head.get_mut();
+        let mut chunk = self.head.load(Ordering::Acquire);
         while !chunk.is_null() {
             // SAFETY: loom drops the domain after all threads of the execution ended; chunks came
             // from `Box::into_raw`.
-            let mut boxed = unsafe { Box::from_raw(chunk) };
-            chunk = *boxed.next.get_mut();
+            let boxed = unsafe { Box::from_raw(chunk) };
+            chunk = boxed.next.load(Ordering::Acquire);
         }
     }
 }
@@ -192,9 +199,11 @@ pub(crate) fn domain() -> &'static Domain {
     &DOMAIN
 }
 
+// Loom drops its statics before the main thread's thread-locals, so under loom every
+// thread-local record keeps the (per-execution) domain alive through an `Arc`.
 #[cfg(loom)]
 loom::lazy_static! {
-    static ref DOMAIN: Domain = Domain::new();
+    static ref DOMAIN: std::sync::Arc<Domain> = std::sync::Arc::new(Domain::new());
 }
 
 #[cfg(loom)]
@@ -204,6 +213,8 @@ pub(crate) fn domain() -> &'static Domain {
 
 struct LocalRecord {
     handle: Cell<Option<RecordHandle>>,
+    #[cfg(loom)]
+    keep_domain: std::cell::RefCell<Option<std::sync::Arc<Domain>>>,
 }
 
 impl LocalRecord {
@@ -211,6 +222,9 @@ impl LocalRecord {
         match self.handle.get() {
             Some(handle) => handle.record,
             None => {
+                #[cfg(loom)]
+                self.keep_domain
+                    .replace(Some(std::sync::Arc::clone(&DOMAIN)));
                 let handle = domain().acquire();
                 self.handle.set(Some(handle));
                 handle.record
@@ -222,13 +236,17 @@ impl LocalRecord {
 impl Drop for LocalRecord {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
-            domain().release(handle);
+            handle.release();
         }
     }
 }
 
 thread_local_with_drop! {
-    static LOCAL: LocalRecord = LocalRecord { handle: Cell::new(None) };
+    static LOCAL: LocalRecord = LocalRecord {
+        handle: Cell::new(None),
+        #[cfg(loom)]
+        keep_domain: std::cell::RefCell::new(None),
+    };
 }
 
 /// Runs `f` with this thread's record.
@@ -243,7 +261,7 @@ pub(crate) fn with_record<R>(f: impl FnOnce(&'static Record) -> R) -> R {
         Err(_) => {
             let handle = domain().acquire();
             let result = f(handle.record);
-            domain().release(handle);
+            handle.release();
             result
         }
     }

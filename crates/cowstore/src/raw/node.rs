@@ -136,7 +136,9 @@ impl<T> Node<T> {
     /// The caller must hold a unit, or protect the node, so that `strong > 0` now.
     pub(crate) unsafe fn acquire_unit(ptr: NonNull<Self>) {
         // SAFETY: the node is alive per the contract.
-        let old = unsafe { ptr.as_ref() }.strong.fetch_add(1, Ordering::Relaxed);
+        let old = unsafe { ptr.as_ref() }
+            .strong
+            .fetch_add(1, Ordering::Relaxed);
         if old > MAX_COUNT {
             std::process::abort();
         }
@@ -155,7 +157,9 @@ impl<T> Node<T> {
     /// The caller must own the `n` units it releases.
     unsafe fn release_units(ptr: NonNull<Self>, n: usize) {
         // SAFETY: the units keep the node alive until this decrement.
-        let old = unsafe { ptr.as_ref() }.strong.fetch_sub(n, Ordering::Release);
+        let old = unsafe { ptr.as_ref() }
+            .strong
+            .fetch_sub(n, Ordering::Release);
         debug_assert!(old >= n, "strong count underflow");
         if old == n {
             // Synchronise with every earlier release so the drop sees all their reads done.

@@ -1,0 +1,321 @@
+//! The CHAMP trie: bitmap-compressed 32-way nodes with separate data and node bitmaps.
+//!
+//! A node is one `Arc<[Slot]>` allocation: its entries first (in bit order of `datamap`), then its
+//! children (in bit order of `nodemap`). A child's two bitmaps live in the parent's slot next to
+//! the pointer, so a lookup touches one allocation per level. Below the last level (all 64 hash
+//! bits used) a node is a *collision node*: bitmaps zero, entries in no particular order.
+//!
+//! The trie is canonical: a sub-node exists exactly where two or more entries share a hash prefix,
+//! so two tries holding the same entries (hashed by the same function) have the same shape. Removal
+//! keeps it so by inlining a sub-node that is left with a single entry into its parent.
+
+use std::borrow::Borrow;
+use std::mem;
+use std::sync::Arc;
+
+/// Bits of the hash consumed per level.
+pub(crate) const BITS: u32 = 5;
+/// The deepest shift that still indexes by hash bits; deeper nodes are collision nodes.
+pub(crate) const MAX_SHIFT: u32 = 60;
+
+/// One key-value pair with its full hash.
+#[derive(Clone)]
+pub(crate) struct Entry<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+}
+
+/// A slot of a node: an entry, a child, or (transiently, while a uniquely owned node is being
+/// rebuilt) nothing.
+#[derive(Clone)]
+pub(crate) enum Slot<K, V> {
+    Entry(Entry<K, V>),
+    Child(Node<K, V>),
+    Vacant,
+}
+
+/// A trie node: its bitmaps and its slots (entries, then children).
+pub(crate) struct Node<K, V> {
+    pub(crate) datamap: u32,
+    pub(crate) nodemap: u32,
+    pub(crate) slots: Arc<[Slot<K, V>]>,
+}
+
+impl<K, V> Clone for Node<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            datamap: self.datamap,
+            nodemap: self.nodemap,
+            slots: Arc::clone(&self.slots),
+        }
+    }
+}
+
+#[inline]
+pub(crate) fn bit_of(hash: u64, shift: u32) -> u32 {
+    1 << ((hash >> shift) & 31)
+}
+
+#[inline]
+fn index(map: u32, bit: u32) -> usize {
+    (map & (bit - 1)).count_ones() as usize
+}
+
+impl<K, V> Node<K, V> {
+    pub(crate) fn empty() -> Self {
+        Self {
+            datamap: 0,
+            nodemap: 0,
+            slots: Arc::from(Vec::new()),
+        }
+    }
+
+    /// Number of entries stored directly in this node.
+    #[inline]
+    pub(crate) fn data_len(&self, shift: u32) -> usize {
+        if shift > MAX_SHIFT {
+            self.slots.len()
+        } else {
+            self.datamap.count_ones() as usize
+        }
+    }
+
+    /// Whether both nodes are the same allocation (and so hold the same entries).
+    #[inline]
+    pub(crate) fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.slots, &other.slots)
+    }
+
+    /// A node left with exactly one entry and no child is inlined into its parent.
+    fn single_entry(&self) -> bool {
+        self.nodemap == 0 && self.slots.len() == 1
+    }
+
+    pub(crate) fn entry_at(&self, i: usize) -> &Entry<K, V> {
+        match &self.slots[i] {
+            Slot::Entry(e) => e,
+            _ => unreachable!("data slot holds no entry"),
+        }
+    }
+
+    pub(crate) fn child_at(&self, i: usize) -> &Node<K, V> {
+        match &self.slots[i] {
+            Slot::Child(c) => c,
+            _ => unreachable!("node slot holds no child"),
+        }
+    }
+
+    pub(crate) fn get<Q>(&self, hash: u64, key: &Q) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let mut node = self;
+        let mut shift = 0;
+        loop {
+            if shift > MAX_SHIFT {
+                return node.slots.iter().find_map(|slot| match slot {
+                    Slot::Entry(e) if e.key.borrow() == key => Some(e),
+                    _ => None,
+                });
+            }
+            let bit = bit_of(hash, shift);
+            if node.datamap & bit != 0 {
+                let e = node.entry_at(index(node.datamap, bit));
+                return (e.hash == hash && e.key.borrow() == key).then_some(e);
+            }
+            if node.nodemap & bit == 0 {
+                return None;
+            }
+            node = node.child_at(node.datamap.count_ones() as usize + index(node.nodemap, bit));
+            shift += BITS;
+        }
+    }
+}
+
+/// Moves (when uniquely owned) or clones the slots of `old` into a new allocation with slot
+/// `remove` taken out and then `insert` placed at its index (indices of the result).
+fn splice<K: Clone, V: Clone>(
+    old: &mut Arc<[Slot<K, V>]>,
+    remove: Option<usize>,
+    insert: Option<(usize, Slot<K, V>)>,
+) {
+    let len = old.len() - usize::from(remove.is_some()) + usize::from(insert.is_some());
+    let (at, mut new) = match insert {
+        Some((at, slot)) => (at, Some(slot)),
+        None => (usize::MAX, None),
+    };
+    let source = move |i: usize| {
+        let j = if i > at { i - 1 } else { i };
+        match remove {
+            Some(r) if j >= r => j + 1,
+            _ => j,
+        }
+    };
+    let rebuilt: Arc<[Slot<K, V>]> = match Arc::get_mut(old) {
+        Some(unique) => (0..len)
+            .map(|i| {
+                if i == at {
+                    new.take().unwrap_or(Slot::Vacant)
+                } else {
+                    mem::replace(&mut unique[source(i)], Slot::Vacant)
+                }
+            })
+            .collect(),
+        None => (0..len)
+            .map(|i| {
+                if i == at {
+                    new.take().unwrap_or(Slot::Vacant)
+                } else {
+                    old[source(i)].clone()
+                }
+            })
+            .collect(),
+    };
+    *old = rebuilt;
+}
+
+/// Takes slot `i` out of a node about to be rebuilt: moved if the node is uniquely owned,
+/// cloned otherwise.
+fn take_slot<K: Clone, V: Clone>(slots: &mut Arc<[Slot<K, V>]>, i: usize) -> Slot<K, V> {
+    match Arc::get_mut(slots) {
+        Some(unique) => mem::replace(&mut unique[i], Slot::Vacant),
+        None => slots[i].clone(),
+    }
+}
+
+fn into_entry<K, V>(slot: Slot<K, V>) -> Entry<K, V> {
+    match slot {
+        Slot::Entry(e) => e,
+        _ => unreachable!("data slot holds no entry"),
+    }
+}
+
+/// A sub-trie at `shift` holding the two entries `a` and `b` (distinct keys).
+fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, shift: u32) -> Node<K, V> {
+    if shift > MAX_SHIFT {
+        return Node {
+            datamap: 0,
+            nodemap: 0,
+            slots: Arc::from([Slot::Entry(a), Slot::Entry(b)]),
+        };
+    }
+    let (bit_a, bit_b) = (bit_of(a.hash, shift), bit_of(b.hash, shift));
+    if bit_a == bit_b {
+        let child = merge(a, b, shift + BITS);
+        Node {
+            datamap: 0,
+            nodemap: bit_a,
+            slots: Arc::from([Slot::Child(child)]),
+        }
+    } else {
+        let pair = if bit_a < bit_b {
+            [Slot::Entry(a), Slot::Entry(b)]
+        } else {
+            [Slot::Entry(b), Slot::Entry(a)]
+        };
+        Node {
+            datamap: bit_a | bit_b,
+            nodemap: 0,
+            slots: Arc::from(pair),
+        }
+    }
+}
+
+impl<K: Clone + Eq, V: Clone> Node<K, V> {
+    /// Inserts or replaces; returns the previous value. Copies only the nodes on the path that
+    /// are shared, and changes uniquely owned ones in place.
+    pub(crate) fn insert(&mut self, shift: u32, entry: Entry<K, V>) -> Option<V> {
+        if shift > MAX_SHIFT {
+            let found = self
+                .slots
+                .iter()
+                .position(|s| matches!(s, Slot::Entry(e) if e.key == entry.key));
+            return match found {
+                Some(i) => match &mut Arc::make_mut(&mut self.slots)[i] {
+                    Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
+                    _ => unreachable!("collision node holds a non-entry"),
+                },
+                None => {
+                    let at = self.slots.len();
+                    splice(&mut self.slots, None, Some((at, Slot::Entry(entry))));
+                    None
+                }
+            };
+        }
+        let bit = bit_of(entry.hash, shift);
+        if self.datamap & bit != 0 {
+            let i = index(self.datamap, bit);
+            let existing = self.entry_at(i);
+            if existing.hash == entry.hash && existing.key == entry.key {
+                return match &mut Arc::make_mut(&mut self.slots)[i] {
+                    Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
+                    _ => unreachable!("data slot holds no entry"),
+                };
+            }
+            let old = into_entry(take_slot(&mut self.slots, i));
+            let child = merge(old, entry, shift + BITS);
+            // Indices after the data entry is removed.
+            let at = self.datamap.count_ones() as usize - 1 + index(self.nodemap, bit);
+            splice(&mut self.slots, Some(i), Some((at, Slot::Child(child))));
+            self.datamap ^= bit;
+            self.nodemap |= bit;
+            None
+        } else if self.nodemap & bit != 0 {
+            let i = self.datamap.count_ones() as usize + index(self.nodemap, bit);
+            match &mut Arc::make_mut(&mut self.slots)[i] {
+                Slot::Child(child) => child.insert(shift + BITS, entry),
+                _ => unreachable!("node slot holds no child"),
+            }
+        } else {
+            let i = index(self.datamap, bit);
+            splice(&mut self.slots, None, Some((i, Slot::Entry(entry))));
+            self.datamap |= bit;
+            None
+        }
+    }
+
+    /// Removes `key`, which the caller has checked is present; returns its entry. Keeps the trie
+    /// canonical (a sub-node left with one entry is inlined into its parent).
+    pub(crate) fn remove<Q>(&mut self, shift: u32, hash: u64, key: &Q) -> Entry<K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        if shift > MAX_SHIFT {
+            let i = self
+                .slots
+                .iter()
+                .position(|s| matches!(s, Slot::Entry(e) if e.key.borrow() == key))
+                .expect("removed key is present");
+            let removed = into_entry(take_slot(&mut self.slots, i));
+            splice(&mut self.slots, Some(i), None);
+            return removed;
+        }
+        let bit = bit_of(hash, shift);
+        if self.datamap & bit != 0 {
+            let i = index(self.datamap, bit);
+            let removed = into_entry(take_slot(&mut self.slots, i));
+            splice(&mut self.slots, Some(i), None);
+            self.datamap ^= bit;
+            return removed;
+        }
+        debug_assert!(self.nodemap & bit != 0, "removed key is present");
+        let i = self.datamap.count_ones() as usize + index(self.nodemap, bit);
+        let slots = Arc::make_mut(&mut self.slots);
+        let Slot::Child(child) = &mut slots[i] else {
+            unreachable!("node slot holds no child")
+        };
+        let removed = child.remove(shift + BITS, hash, key);
+        if child.single_entry() {
+            // Inline the last entry of the child into this node.
+            let last = into_entry(take_slot(&mut child.slots, 0));
+            let at = index(self.datamap, bit);
+            splice(&mut self.slots, Some(i), Some((at, Slot::Entry(last))));
+            self.nodemap ^= bit;
+            self.datamap |= bit;
+        }
+        removed
+    }
+}

@@ -1,0 +1,227 @@
+//! Every retired value is dropped exactly once, as soon as no guard, snapshot or reader holds it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cowstore::{Overflow, Store};
+
+/// A value that counts its drops, and panics on a second drop of the same instance.
+#[derive(Debug)]
+struct Tracked {
+    id: usize,
+    drops: Arc<DropLog>,
+    dropped: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct DropLog {
+    created: AtomicUsize,
+    dropped: AtomicUsize,
+}
+
+impl DropLog {
+    fn make(self: &Arc<Self>, id: usize) -> Tracked {
+        self.created.fetch_add(1, Ordering::SeqCst);
+        Tracked {
+            id,
+            drops: Arc::clone(self),
+            dropped: AtomicUsize::new(0),
+        }
+    }
+
+    fn alive(&self) -> usize {
+        self.created.load(Ordering::SeqCst) - self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+impl Clone for Tracked {
+    fn clone(&self) -> Self {
+        self.drops.make(self.id)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        assert_eq!(
+            self.dropped.fetch_add(1, Ordering::SeqCst),
+            0,
+            "double drop"
+        );
+        self.drops.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn retired_value_is_dropped_at_once_when_unpinned() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(1));
+    assert_eq!(log.alive(), 1);
+    store.store(log.make(2)).unwrap();
+    assert_eq!(
+        log.alive(),
+        1,
+        "version 1 was not pinned: dropped by the publish"
+    );
+    drop(store);
+    assert_eq!(log.alive(), 0, "dropping the store drops the current value");
+}
+
+#[test]
+fn guard_pins_until_dropped() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(1));
+    let guard = store.load();
+    store.store(log.make(2)).unwrap();
+    assert_eq!(guard.id, 1);
+    assert_eq!(log.alive(), 2, "the guard pins version 1");
+    drop(guard);
+    assert_eq!(log.alive(), 1, "released with the guard");
+}
+
+#[test]
+fn snapshot_pins_until_last_clone_dropped() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(1));
+    let a = store.snapshot();
+    let b = a.clone();
+    store.store(log.make(2)).unwrap();
+    store.store(log.make(3)).unwrap();
+    assert_eq!(log.alive(), 2);
+    drop(a);
+    assert_eq!(log.alive(), 2, "b still pins version 1");
+    let c = std::thread::spawn(move || {
+        let c = b.clone();
+        drop(b);
+        c
+    })
+    .join()
+    .unwrap();
+    assert_eq!(log.alive(), 2);
+    drop(c);
+    assert_eq!(log.alive(), 1);
+}
+
+#[test]
+fn reader_pins_cached_version_until_next_load() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(1));
+    let mut reader = store.reader();
+    assert_eq!(reader.load().id, 1);
+    store.store(log.make(2)).unwrap();
+    assert_eq!(log.alive(), 2, "the reader's cache pins version 1");
+    assert_eq!(reader.load().id, 2);
+    assert_eq!(log.alive(), 1, "refreshing the cache released version 1");
+    drop(reader);
+    drop(store);
+    assert_eq!(log.alive(), 0);
+}
+
+#[test]
+fn guard_held_across_many_publishes_is_paid_and_released() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(0));
+    let guards: Vec<_> = (0..3).map(|_| store.load()).collect();
+    for i in 1..=10 {
+        store.store(log.make(i)).unwrap();
+    }
+    assert!(guards.iter().all(|g| g.id == 0));
+    assert_eq!(log.alive(), 2);
+    drop(guards);
+    assert_eq!(log.alive(), 1);
+}
+
+#[test]
+fn more_guards_than_slots_use_the_fallback_and_release() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(0));
+    // More nested guards than a thread has borrow slots: the rest take counted units.
+    let guards: Vec<_> = (0..40).map(|_| store.load()).collect();
+    store.store(log.make(1)).unwrap();
+    assert!(guards.iter().all(|g| g.id == 0 && g.version() == 1));
+    assert_eq!(log.alive(), 2);
+    drop(guards);
+    assert_eq!(log.alive(), 1);
+    assert_eq!(store.load().id, 1);
+}
+
+#[test]
+fn weak_snapshot_does_not_pin() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(1));
+    let weak = store.snapshot().downgrade();
+    store.store(log.make(2)).unwrap();
+    assert_eq!(log.alive(), 1);
+    assert!(weak.upgrade().is_none());
+    assert_eq!(weak.version(), 1);
+}
+
+#[test]
+fn rejected_and_aborted_candidates_are_dropped_once() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::builder(log.make(1))
+        .validator("small ids", |t: &Tracked| {
+            if t.id < 100 {
+                Ok(())
+            } else {
+                Err("id too large".into())
+            }
+        })
+        .build()
+        .unwrap();
+    assert!(store.store(log.make(500)).is_err());
+    assert!(store.update(|t| t.id = 700).is_err());
+    assert!(store.try_update(|_| Err::<(), _>("no")).is_err());
+    assert_eq!(log.alive(), 1);
+    assert_eq!(store.version(), 1);
+}
+
+#[test]
+fn subscriptions_release_versions_they_no_longer_need() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(0));
+    let mut latest = store.subscribe();
+    let mut queue = store.subscribe_queue(2, Overflow::DropOldest);
+    for i in 1..=5 {
+        store.store(log.make(i)).unwrap();
+    }
+    // Current (5) + queue holds 4 and 5; the latest-value slot holds 5.
+    assert_eq!(log.alive(), 2);
+    assert_eq!(latest.try_recv().unwrap().id, 5);
+    assert_eq!(queue.try_recv().unwrap().id, 4);
+    assert_eq!(log.alive(), 1, "4 left the queue and nothing else holds it");
+    drop((latest, queue));
+    drop(store);
+    assert_eq!(log.alive(), 0);
+}
+
+#[test]
+fn stats_report_pinned_versions_and_reclaims() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(1));
+    let pinned = store.snapshot();
+    store.store(log.make(2)).unwrap();
+    store.store(log.make(3)).unwrap();
+    let stats = store.stats();
+    assert_eq!(stats.pinned_versions, 1);
+    assert_eq!(stats.oldest_pinned.as_ref().map(|p| p.version), Some(1));
+    assert_eq!(stats.reclaimed, 1, "version 2 was never pinned");
+    drop(pinned);
+    let stats = store.stats();
+    assert_eq!((stats.pinned_versions, stats.reclaimed), (0, 2));
+}
+
+#[test]
+fn values_are_dropped_on_the_thread_that_releases_them_last() {
+    let log = Arc::new(DropLog::default());
+    let store = Arc::new(Store::new(log.make(1)));
+    let snapshot = store.snapshot();
+    store.store(log.make(2)).unwrap();
+    let log2 = Arc::clone(&log);
+    std::thread::spawn(move || {
+        assert_eq!(log2.alive(), 2);
+        drop(snapshot);
+        assert_eq!(log2.alive(), 1);
+    })
+    .join()
+    .unwrap();
+}
