@@ -1,1 +1,9 @@
 //! Persistent (immutable, structurally shared) collections for large copy-on-write state.
+
+mod diff;
+pub mod hash_map;
+mod hasher;
+
+pub use diff::{Diff, DiffItem};
+pub use hash_map::HashMap;
+pub use hasher::DefaultHashBuilder;

@@ -1,4 +1,14 @@
-//! [`HashMap`]: a persistent hash map (CHAMP trie).
+//! [`HashMap`]: a persistent hash map (a CHAMP trie), and its iterators.
+//!
+//! The layout follows Steindorfer & Vinju, *Optimizing Hash-Array Mapped Tries for Fast and Lean
+//! Immutable JVM Collections* (OOPSLA 2015): each node has a 32-bit `datamap` for the entries it
+//! stores inline and a 32-bit `nodemap` for its sub-nodes, and stores only the occupied slots.
+//!
+//! ```
+//! use cowstore::collections::hash_map::HashMap;
+//! let map: HashMap<&str, u32> = [("a", 1)].into_iter().collect();
+//! assert_eq!(map["a"], 1);
+//! ```
 
 mod diff;
 mod iter;
