@@ -263,6 +263,27 @@ impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
     }
 }
 
+/// Compares the values, like `Arc` does; see [`Snapshot::ptr_eq`] for identity.
+///
+/// ```
+/// let a = cowstore::Store::new(1);
+/// let b = cowstore::Store::new(1);
+/// assert_eq!(a.snapshot(), b.snapshot());
+/// ```
+impl<T: PartialEq> PartialEq for Snapshot<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Self::ptr_eq(self, other) || **self == **other
+    }
+}
+
+impl<T: Eq> Eq for Snapshot<T> {}
+
+impl<T: std::hash::Hash> std::hash::Hash for Snapshot<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
 impl<T: fmt::Display> fmt::Display for Snapshot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (**self).fmt(f)

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::pins::PinTracker;
-use crate::sync::{AtomicUsize, Ordering, fence};
+use crate::sync::{AtomicUsize, Ordering};
 
 /// Number of snapshot counting shards per node.
 pub(crate) const SHARDS: usize = if cfg!(loom) { 2 } else { 8 };
@@ -156,14 +156,14 @@ impl<T> Node<T> {
     /// # Safety
     /// The caller must own the `n` units it releases.
     unsafe fn release_units(ptr: NonNull<Self>, n: usize) {
+        // AcqRel rather than Release + an acquire fence on zero: the same instruction on x86 and
+        // ARMv8.1, and ThreadSanitizer understands it (it does not model fences).
         // SAFETY: the units keep the node alive until this decrement.
         let old = unsafe { ptr.as_ref() }
             .strong
-            .fetch_sub(n, Ordering::Release);
+            .fetch_sub(n, Ordering::AcqRel);
         debug_assert!(old >= n, "strong count underflow");
         if old == n {
-            // Synchronise with every earlier release so the drop sees all their reads done.
-            fence(Ordering::Acquire);
             // SAFETY: that was the last unit: no one can reach the value any more.
             unsafe { Self::drop_value(ptr) };
         }
@@ -237,8 +237,7 @@ impl<T> Node<T> {
     /// The caller must own the weak reference it releases.
     pub(crate) unsafe fn release_weak(ptr: NonNull<Self>) {
         // SAFETY: the weak reference keeps the allocation alive until this decrement.
-        if unsafe { ptr.as_ref() }.weak.fetch_sub(1, Ordering::Release) == 1 {
-            fence(Ordering::Acquire);
+        if unsafe { ptr.as_ref() }.weak.fetch_sub(1, Ordering::AcqRel) == 1 {
             // SAFETY: last reference of any kind; the value was already dropped (the strong units
             // collectively hold one weak reference, released only after the value drop).
             drop(unsafe { Box::from_raw(ptr.as_ptr()) });
