@@ -102,7 +102,7 @@ impl<T> AtomicNode<T> {
     pub(crate) fn protect(&self) -> Protected<T> {
         with_record(|record| {
             let current = self.current.load(Ordering::Relaxed);
-            let index = record.next_borrow.load(Ordering::Relaxed);
+            let index = record.next_borrow.load(Ordering::Relaxed) & (BORROW_SLOTS - 1);
             let slot = &record.borrows[index];
             if slot.load(Ordering::Relaxed).is_null() {
                 self.protect_in_slot(record, index, current)
@@ -126,7 +126,7 @@ impl<T> AtomicNode<T> {
         if ptr::eq(checked, current) {
             record
                 .next_borrow
-                .store((index + 1) % BORROW_SLOTS, Ordering::Relaxed);
+                .store((index + 1) & (BORROW_SLOTS - 1), Ordering::Relaxed);
             return Protected {
                 ptr: NonNull::new(current).expect("the current node is never null"),
                 slot: Some(slot),

@@ -20,7 +20,8 @@ use crate::sync::{
 
 /// Borrow slots per thread: how many `load()` guards a thread can hold before the next one takes
 /// the (still wait-free, but counted) fallback path.
-pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 7 };
+/// A power of two, so the next-slot index wraps with a mask.
+pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
 
 const RECORDS_PER_CHUNK: usize = if cfg!(loom) { 4 } else { 64 };
 
@@ -227,6 +228,7 @@ impl LocalRecord {
                     .replace(Some(std::sync::Arc::clone(&DOMAIN)));
                 let handle = domain().acquire();
                 self.handle.set(Some(handle));
+                set_cached_record(Some(handle.record));
                 handle.record
             }
         }
@@ -236,6 +238,7 @@ impl LocalRecord {
 impl Drop for LocalRecord {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
+            set_cached_record(None);
             handle.release();
         }
     }
@@ -249,13 +252,49 @@ thread_local_with_drop! {
     };
 }
 
+// The fast path reads a `const`-initialised thread-local without a destructor: a plain
+// thread-pointer-relative load with no lazy-initialisation check. The record is owned by a second
+// thread-local (`LOCAL`) whose destructor gives it back and clears the fast one.
+#[cfg(not(loom))]
+std::thread_local! {
+    static FAST: Cell<Option<&'static Record>> = const { Cell::new(None) };
+}
+
+#[cfg(not(loom))]
+#[inline(always)]
+fn cached_record() -> Option<&'static Record> {
+    FAST.with(Cell::get)
+}
+
+#[cfg(not(loom))]
+fn set_cached_record(record: Option<&'static Record>) {
+    FAST.with(|fast| fast.set(record));
+}
+
+#[cfg(loom)]
+fn cached_record() -> Option<&'static Record> {
+    None
+}
+
+#[cfg(loom)]
+fn set_cached_record(_: Option<&'static Record>) {}
+
 /// Runs `f` with this thread's record.
 ///
 /// During thread teardown, after the thread-local is gone, `f` gets a record borrowed for the
 /// call and returned right after; anything `f` leaves in a slot stays safe because records are
 /// never freed and a released record with a busy slot stays active.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_record<R>(f: impl FnOnce(&'static Record) -> R) -> R {
+    match cached_record() {
+        Some(record) => f(record),
+        None => with_record_slow(f),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn with_record_slow<R>(f: impl FnOnce(&'static Record) -> R) -> R {
     match LOCAL.try_with(LocalRecord::get) {
         Ok(record) => f(record),
         Err(_) => {
