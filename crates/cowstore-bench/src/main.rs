@@ -1,3 +1,304 @@
-//! The workload benchmark matrix.
-#![forbid(unsafe_code)]
-fn main() {}
+//! The workload benchmark matrix (issue #6): `cowstore` against `RwLock`, `Mutex`, `DashMap` and
+//! `arc-swap` + `imbl`, across read/write mixes, map sizes and thread counts.
+//!
+//! ```sh
+//! cargo run --release -p cowstore-bench -- [--quick] [--large] [--duration-ms N] [--out DIR] \
+//!     [--threads LIST] [--only CONTENDER]...
+//! ```
+//!
+//! Writes `matrix.md`, `results.json` and SVG plots to `bench-results/` at the repository root
+//! (or `--out DIR`).
+#![deny(unsafe_code)]
+
+mod alloc;
+mod contenders;
+mod machine;
+mod plot;
+mod report;
+mod workload;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use contenders::Kind;
+use report::{Cell, Config, Report, fmt_size};
+use workload::{CellSpec, Measured, Mix, run_cell};
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+/// Runs the workload matrix and writes tables, plots and JSON.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// CI smoke mode: short cells (the whole default matrix in well under 2 minutes on 2 cores).
+    #[arg(long)]
+    quick: bool,
+    /// Add 1M-entry maps to the size axis.
+    #[arg(long)]
+    large: bool,
+    /// Measured time per cell in ms (default 1500, or 200 with --quick).
+    #[arg(long, value_name = "N")]
+    duration_ms: Option<u64>,
+    /// Warm-up per cell in ms (default: a fifth of the duration, at most 200).
+    #[arg(long, value_name = "N")]
+    warmup_ms: Option<u64>,
+    /// Output directory (default: bench-results/ at the repository root).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Comma-separated thread counts (default: 1, 2 and the machine's core count, deduplicated).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    threads: Option<Vec<usize>>,
+    /// Comma-separated map sizes in entries (default: 1000,10000,100000; plus 1000000 with --large).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    sizes: Option<Vec<u64>>,
+    /// Run only these mixes (repeatable; default: all).
+    #[arg(long = "mix", value_enum, value_name = "MIX")]
+    mixes: Vec<Mix>,
+    /// Run only these contenders (repeatable; default: all).
+    #[arg(long, value_enum, value_name = "CONTENDER")]
+    only: Vec<Kind>,
+    /// Runs per cell; the least disturbed run (least CPU used by other processes) is kept.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    rounds: usize,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+fn run_kind(kind: Kind, spec: &CellSpec, seed: u64) -> Option<Measured> {
+    use contenders::*;
+    Some(match kind {
+        Kind::CowHashMap => run_cell::<CowHashMap>(spec, seed),
+        Kind::CowHashMapSip => run_cell::<CowHashMap<std::hash::RandomState>>(spec, seed),
+        Kind::Sharded => return None,
+        Kind::CowStd => run_cell::<CowStd>(spec, seed),
+        Kind::RwLock => run_cell::<RwLocked>(spec, seed),
+        Kind::Mutex => run_cell::<Mutexed>(spec, seed),
+        Kind::DashMap => run_cell::<Dash>(spec, seed),
+        Kind::ArcSwapImbl => run_cell::<ArcSwapImbl>(spec, seed),
+    })
+}
+
+fn default_threads(cores: usize) -> Vec<usize> {
+    let mut t = vec![1, 2, cores];
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let profile = if cfg!(debug_assertions) {
+        ""
+    } else {
+        "--release "
+    };
+    let mut cmd = format!("cargo run {profile}-p cowstore-bench --");
+    for a in args {
+        cmd.push(' ');
+        if a.contains(|c: char| c.is_whitespace() || c == '\'') {
+            cmd.push_str(&format!("'{}'", a.replace('\'', r"'\''")));
+        } else {
+            cmd.push_str(&a);
+        }
+    }
+    cmd
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    let wall = Instant::now();
+    let mut machine = machine::Machine::probe();
+    let cores = machine.available_parallelism;
+
+    let duration_ms = cli
+        .duration_ms
+        .unwrap_or(if cli.quick { 200 } else { 1500 });
+    let warmup_ms = cli.warmup_ms.unwrap_or((duration_ms / 5).min(200));
+    let threads = cli
+        .threads
+        .clone()
+        .unwrap_or_else(|| default_threads(cores));
+    let sizes = cli.sizes.clone().unwrap_or_else(|| {
+        let mut s = vec![1_000, 10_000, 100_000];
+        if cli.large {
+            s.push(1_000_000);
+        }
+        s
+    });
+    let mixes: Vec<Mix> = if cli.mixes.is_empty() {
+        Mix::ALL.to_vec()
+    } else {
+        Mix::ALL
+            .into_iter()
+            .filter(|m| cli.mixes.contains(m))
+            .collect()
+    };
+    let kinds: Vec<Kind> = if cli.only.is_empty() {
+        Kind::ALL.to_vec()
+    } else {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| cli.only.contains(k))
+            .collect()
+    };
+    let out = cli.out.clone().unwrap_or_else(|| {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench-results"))
+    });
+    std::fs::create_dir_all(&out)?;
+
+    let total = (mixes.len() * sizes.len() * threads.len() * kinds.len() * cli.rounds) as u64;
+    let bar = if cli.no_progress {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:36.cyan/blue}] {pos}/{len} (eta {eta}) {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+
+    let mut cells = Vec::new();
+    let mut skipped = Vec::new();
+    let mut seed = 0x5EED_C0DE_u64;
+    // Contenders of one (mix, size, threads) run back to back, so the ratios between them
+    // see the same machine conditions.
+    for &mix in &mixes {
+        for &size in &sizes {
+            for &t in &threads {
+                for &kind in &kinds {
+                    let spec = CellSpec {
+                        mix,
+                        size,
+                        threads: t,
+                        duration: Duration::from_millis(duration_ms),
+                        warmup: Duration::from_millis(warmup_ms),
+                    };
+                    bar.set_message(format!(
+                        "{} {} t={t} {}",
+                        mix.label(),
+                        fmt_size(size),
+                        kind.name()
+                    ));
+                    let mut rounds = Vec::new();
+                    for _ in 0..cli.rounds {
+                        seed = seed
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        if let Some(m) = run_kind(kind, &spec, seed) {
+                            rounds.push(m);
+                        }
+                        bar.inc(1);
+                    }
+                    if rounds.is_empty() {
+                        if !skipped.contains(&kind) {
+                            skipped.push(kind);
+                        }
+                        continue;
+                    }
+                    // With several rounds, keep the least disturbed one (the smallest share of
+                    // CPU used by other processes); the first such round on ties.
+                    let quietest = (0..rounds.len())
+                        .min_by(|&a, &b| {
+                            let others = |i: usize| rounds[i].others_cpu_percent.unwrap_or(0.0);
+                            others(a).total_cmp(&others(b)).then(a.cmp(&b))
+                        })
+                        .unwrap_or(0);
+                    let measured = rounds.swap_remove(quietest);
+                    cells.push(Cell {
+                        contender: kind.name().to_owned(),
+                        contender_id: kind.id().to_owned(),
+                        mix,
+                        size,
+                        threads: t,
+                        measured,
+                    });
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    for k in &skipped {
+        eprintln!(
+            "warning: contender {} is not available in this build; skipped",
+            k.name()
+        );
+    }
+
+    machine.load_at_end = machine::loadavg();
+    machine.process_peak_rss_bytes = machine::peak_rss();
+    let measured_kinds: Vec<Kind> = kinds.into_iter().filter(|k| !skipped.contains(k)).collect();
+    let config = Config {
+        quick: cli.quick,
+        large: cli.large,
+        duration_ms,
+        warmup_ms,
+        rounds: cli.rounds,
+        threads,
+        sizes,
+        mixes,
+        contenders: measured_kinds.iter().map(|k| k.name().to_owned()).collect(),
+        key_distribution: "uniform over the populated key space 0..N (splitmix64, multiply-shift \
+                           range reduction); every read hits"
+            .to_owned(),
+        write_kind: "update of an existing key (insert over it with a new value); no removes, so \
+                     the size stays N"
+            .to_owned(),
+        latency_sampling: format!(
+            "one read in {} and one write in {} timed with `Instant::now()` (vDSO clock) into an \
+             HDR histogram (3 significant digits); percentiles over all threads",
+            workload::READ_SAMPLE_EVERY,
+            workload::WRITE_SAMPLE_EVERY
+        ),
+        usage: measured_kinds
+            .iter()
+            .map(|k| (k.name().to_owned(), k.usage().to_owned()))
+            .collect(),
+    };
+    let mut report = Report {
+        machine,
+        command: command_line(),
+        config,
+        cells,
+        targets: Vec::new(),
+        wall_seconds: 0.0,
+    };
+    report.targets = report::evaluate_targets(&report);
+
+    let mut svgs = Vec::new();
+    for &mix in &report.config.mixes {
+        let file = format!("throughput-{}.svg", mix.slug());
+        plot::throughput_vs_size(&report, mix, &out.join(&file))?;
+        svgs.push((file, format!("Throughput vs size, mix {}", mix.label())));
+    }
+    plot::read_p99_vs_mix(&report, &out.join("read-p99-vs-mix.svg"))?;
+    svgs.push((
+        "read-p99-vs-mix.svg".to_owned(),
+        "Read p99 vs mix".to_owned(),
+    ));
+
+    report.wall_seconds = wall.elapsed().as_secs_f64();
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    std::fs::write(out.join("matrix.md"), report::markdown(&report, &svgs))?;
+    println!("wrote {} cells to {}", report.cells.len(), out.display());
+    for t in report.targets.iter().filter(|t| t.pass == Some(false)) {
+        println!(
+            "target missed: {} ({} {} entries): {:.2} (rule {})",
+            t.what,
+            t.mix.label(),
+            fmt_size(t.size),
+            t.ratio.unwrap_or(f64::NAN),
+            t.rule
+        );
+    }
+    Ok(())
+}

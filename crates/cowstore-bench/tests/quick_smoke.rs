@@ -1,0 +1,130 @@
+//! Runs the benchmark binary in quick mode with a tiny time budget and checks that it emits
+//! every file, complete and well-formed. Timings are never asserted.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+const CONTENDERS: [&str; 8] = [
+    "cow-hashmap",
+    "cow-hashmap-sip",
+    "sharded",
+    "cow-std",
+    "rwlock",
+    "mutex",
+    "dashmap",
+    "arcswap-imbl",
+];
+const MIXES: [&str; 4] = ["100/0", "99/1", "90/10", "50/50"];
+const SIZES: [u64; 3] = [1_000, 10_000, 100_000];
+
+fn read(dir: &Path, file: &str) -> String {
+    fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn quick_mode_emits_tables_plots_and_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_cowstore-bench"))
+        .args([
+            "--quick",
+            "--duration-ms",
+            "20",
+            "--warmup-ms",
+            "5",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run cowstore-bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cowstore-bench failed:\n{stderr}");
+    assert!(
+        !stderr.contains("not available"),
+        "a contender was skipped:\n{stderr}"
+    );
+
+    // JSON: every contender × mix × size × thread count is there, with sane fields.
+    let json: serde_json::Value =
+        serde_json::from_str(&read(dir.path(), "results.json")).expect("results.json parses");
+    let threads: Vec<u64> = json["config"]["threads"]
+        .as_array()
+        .expect("config.threads")
+        .iter()
+        .map(|t| t.as_u64().expect("thread count"))
+        .collect();
+    assert!(threads.contains(&1));
+    let cells = json["cells"].as_array().expect("cells");
+    assert_eq!(
+        cells.len(),
+        CONTENDERS.len() * MIXES.len() * SIZES.len() * threads.len()
+    );
+    for contender in CONTENDERS {
+        for mix in MIXES {
+            for size in SIZES {
+                for &t in &threads {
+                    let cell = cells
+                        .iter()
+                        .find(|c| {
+                            c["contender_id"] == contender
+                                && c["mix"] == mix
+                                && c["size"] == size
+                                && c["threads"] == t
+                        })
+                        .unwrap_or_else(|| panic!("missing cell {contender} {mix} {size} t={t}"));
+                    assert_eq!(cell["misses"], 0, "{contender} {mix} {size}: reads missed");
+                    assert!(cell["read_ops_per_s"].is_number());
+                    assert!(cell["write_ops_per_s"].is_number());
+                    assert!(cell["peak_heap_bytes"].is_number());
+                    if mix == "100/0" {
+                        assert_eq!(cell["writes"], 0, "{contender}: writes in a read-only mix");
+                    }
+                }
+            }
+        }
+    }
+    let targets = json["targets"].as_array().expect("targets");
+    assert!(targets.len() >= 3 * 2 * 2 + 3, "every target is evaluated");
+    assert!(json["machine"]["cpu_model"].is_string());
+    assert!(
+        json["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("--quick"))
+    );
+
+    // SVG plots.
+    let mut svgs = vec!["read-p99-vs-mix.svg".to_owned()];
+    svgs.extend(["100-0", "99-1", "90-10", "50-50"].map(|m| format!("throughput-{m}.svg")));
+    for svg in &svgs {
+        let text = read(dir.path(), svg);
+        assert!(text.trim_start().starts_with("<svg"), "{svg} is not an SVG");
+        assert!(text.trim_end().ends_with("</svg>"), "{svg} is truncated");
+        assert!(text.contains("DashMap"), "{svg} has no legend");
+    }
+
+    // Markdown: machine, command, one table per mix, the targets, links to the plots.
+    let md = read(dir.path(), "matrix.md");
+    for needle in [
+        "## Command",
+        "## Machine and run conditions",
+        "## Targets",
+        "| CPU |",
+    ] {
+        assert!(md.contains(needle), "matrix.md lacks {needle:?}");
+    }
+    for mix in MIXES {
+        assert!(
+            md.contains(&format!("## Mix {mix} (reads/writes)")),
+            "no table for {mix}"
+        );
+    }
+    for svg in &svgs {
+        assert!(
+            md.contains(&format!("({svg})")),
+            "matrix.md does not link {svg}"
+        );
+    }
+    let rows = md.lines().filter(|l| l.starts_with("| 1K |")).count();
+    assert_eq!(rows, CONTENDERS.len() * MIXES.len() * threads.len());
+}
