@@ -1,0 +1,206 @@
+//! The command line (`cowd --help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config_format::Format;
+use crate::server::ServeConfig;
+use crate::source::file_watch::WatchOptions;
+use crate::state::Limits;
+
+/// cowd: a configuration server built on cowstore.
+///
+/// Serves one JSON document (written as JSON, TOML or YAML) over HTTP with versions, history,
+/// rollback, long-poll and Server-Sent Events watches, Prometheus metrics and a dashboard.
+/// Every accepted change is fsynced to the data dir before it is published.
+#[derive(Debug, Parser)]
+#[command(name = "cowd", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the configuration server.
+    ///
+    /// Embedded mode (default): the data dir is the source of truth and PUT /v1/config
+    /// writes (with a token). `--config FILE` only seeds an empty data dir.
+    ///
+    /// File mode (`--config FILE --watch`): the file is the source of truth; it is reloaded
+    /// when it changes (in place, by an editor's rename, or by a Kubernetes ConfigMap symlink
+    /// swap) and on SIGHUP, and API writes are refused with 409.
+    ///
+    /// SIGTERM or Ctrl-C stops the server gracefully.
+    Serve(ServeArgs),
+    /// Check a configuration file (and optionally a schema) without starting a server.
+    Check(CheckArgs),
+}
+
+/// Options of `cowd serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (see --addr-file).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory holding the durable history (created if missing; one cowd per directory).
+    #[arg(long, value_name = "DIR", default_value = "./cowd-data")]
+    pub data_dir: PathBuf,
+
+    /// Configuration file (.json, .toml, .yaml/.yml). Seeds an empty data dir; with --watch
+    /// it is the source of truth.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// File mode: reload --config on change and on SIGHUP; refuse API writes.
+    #[arg(long, requires = "config")]
+    pub watch: bool,
+
+    /// Format of --config when its extension does not tell.
+    #[arg(long, value_name = "json|toml|yaml")]
+    pub format: Option<Format>,
+
+    /// JSON Schema every document must match before it is published (file reloads and API
+    /// writes alike).
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+
+    /// File holding the bearer token for writes (PUT, rollback). The COWD_TOKEN environment
+    /// variable is used when this is not given. With neither, writes are disabled.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Number of versions kept in the history (older ones are pruned and answer 404).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub history: u64,
+
+    /// Largest accepted request body, in bytes or with a unit (KiB, MiB, KB, MB).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body: usize,
+
+    /// Longest accepted long-poll timeout (timeout_ms of /v1/config/watch is clamped to it).
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = humantime::parse_duration)]
+    pub max_watch_timeout: Duration,
+
+    /// In file mode, also re-read the file this often (0 disables; a safety net where file
+    /// change notifications do not work, such as some network file systems).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+
+    /// Write the bound address (ip:port) to this file once listening.
+    #[arg(long, value_name = "FILE")]
+    pub addr_file: Option<PathBuf>,
+
+    /// At shutdown, wait this long for open requests before closing them.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// Options of `cowd check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The configuration file to check.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Its format when the extension does not tell.
+    #[arg(long, value_name = "json|toml|yaml")]
+    pub format: Option<Format>,
+    /// A JSON Schema to check it against.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+}
+
+/// Parses `1048576`, `1MiB`, `512KiB`, `2MB`, `64k`…
+///
+/// ```
+/// use cowd::cli::parse_size;
+/// assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+/// assert_eq!(parse_size("512 KiB"), Ok(512 * 1024));
+/// assert_eq!(parse_size("2MB"), Ok(2_000_000));
+/// assert_eq!(parse_size("100"), Ok(100));
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. 1048576, 1MiB or 512KiB"))?;
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1000,
+        "m" | "mib" => 1 << 20,
+        "mb" => 1_000_000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Why the serve options are unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the token file {}: {source}", .path.display())]
+pub struct TokenError {
+    /// The file.
+    pub path: PathBuf,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+impl ServeArgs {
+    /// Builds the server configuration, reading the token from `--token-file` or `env_token`
+    /// (the value of `COWD_TOKEN`).
+    pub fn into_config(self, env_token: Option<String>) -> Result<ServeConfig, TokenError> {
+        let token = match &self.token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|source| TokenError {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => env_token.map(|t| t.trim().to_owned()),
+        }
+        .filter(|t| !t.is_empty());
+        Ok(ServeConfig {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            config_file: self.config,
+            watch: self.watch,
+            format: self.format,
+            schema: self.schema,
+            token,
+            history: usize::try_from(self.history).unwrap_or(usize::MAX),
+            limits: Limits {
+                max_body: self.max_body,
+                max_long_poll: self.max_watch_timeout,
+                ..Limits::default()
+            },
+            watch_options: WatchOptions {
+                poll_interval: (!self.poll_interval.is_zero()).then_some(self.poll_interval),
+                ..WatchOptions::default()
+            },
+            addr_file: self.addr_file,
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}

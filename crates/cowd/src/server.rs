@@ -1,0 +1,417 @@
+//! Starting and stopping a node: [`ServeConfig`], [`Instance`] (open the data dir, pick the
+//! source of truth, build the [`AppState`]) and [`run`] (bind, serve, stop on SIGTERM/Ctrl-C).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, Committer, EmbeddedBackend, FileBackend};
+use crate::config_format::Format;
+use crate::http::auth::Auth;
+use crate::journal::{DataDirLock, Journal, JournalError, sync_dir};
+use crate::record::{Origin, VersionRecord};
+use crate::schema::{Schema, SchemaError, SchemaViolation};
+use crate::source::file_watch::{self, FileSource, ReloadError, Trigger, WatchOptions};
+use crate::state::{AppState, Limits, Shutdown};
+use crate::versions::Versions;
+
+/// Everything `cowd serve` needs; [`Default`] matches the command line defaults.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on (`--listen`, default `127.0.0.1:8080`; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The data dir (`--data-dir`, default `./cowd-data`).
+    pub data_dir: PathBuf,
+    /// `--config FILE`: seeds an empty data dir, or with `watch` is the source of truth.
+    pub config_file: Option<PathBuf>,
+    /// `--watch`: file mode.
+    pub watch: bool,
+    /// `--format`: the config file's format when its extension does not tell.
+    pub format: Option<Format>,
+    /// `--schema FILE`: JSON Schema every document must match.
+    pub schema: Option<PathBuf>,
+    /// The write token (`--token-file` or `COWD_TOKEN`); `None` disables writes.
+    pub token: Option<String>,
+    /// `--history N`: versions kept.
+    pub history: usize,
+    /// Request limits (`--max-body`, `--max-watch-timeout`).
+    pub limits: Limits,
+    /// File watching (`--poll-interval`).
+    pub watch_options: WatchOptions,
+    /// `--addr-file FILE`: where to write the bound address once listening.
+    pub addr_file: Option<PathBuf>,
+    /// `--shutdown-timeout`: how long to wait for open requests at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./cowd-data"),
+            config_file: None,
+            watch: false,
+            format: None,
+            schema: None,
+            token: None,
+            history: 1000,
+            limits: Limits::default(),
+            watch_options: WatchOptions::default(),
+            addr_file: None,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data dir could not be opened or recovered.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The schema could not be loaded.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// The config file's format is unknown.
+    #[error("cannot tell the format of {}: name it .json, .toml, .yaml or .yml, or pass --format", .path.display())]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The config file seeding an empty data dir is unusable.
+    #[error("cannot start from {}: {source}", .path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ReloadError,
+    },
+    /// The config file seeding an empty data dir breaks the schema.
+    #[error("cannot start from {}: the document does not match the schema: {}", .path.display(), .violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        violations: Vec<SchemaViolation>,
+    },
+    /// The listen address is unavailable.
+    #[error(
+        "cannot listen on {addr}: {source}; is another process using it? pick another with --listen"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file watcher could not start.
+    #[error("cannot watch the config file: {0}")]
+    Watch(#[from] notify::Error),
+    /// The address file could not be written.
+    #[error("cannot write the address file {}: {source}", .path.display())]
+    AddrFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A signal handler could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// An opened node, ready to serve: data dir locked and recovered, source of truth chosen.
+pub struct Instance {
+    state: AppState,
+    file_source: Option<Arc<FileSource>>,
+    watch_options: WatchOptions,
+    shutdown_timeout: Duration,
+    _lock: DataDirLock,
+}
+
+impl Instance {
+    /// Locks and recovers the data dir, seeds it if empty, loads the schema and (in file mode)
+    /// reloads the file once. Blocking.
+    pub fn open(config: &ServeConfig) -> Result<Self, StartError> {
+        let lock = DataDirLock::acquire(&config.data_dir)?;
+        let schema = config
+            .schema
+            .as_deref()
+            .map(Schema::load)
+            .transpose()?
+            .map(Arc::new);
+        let file = match &config.config_file {
+            Some(path) => {
+                let format = config
+                    .format
+                    .or_else(|| Format::from_path(path))
+                    .ok_or_else(|| StartError::UnknownFormat { path: path.clone() })?;
+                Some((path.clone(), format))
+            }
+            None => None,
+        };
+        let opened = Journal::open(&config.data_dir, config.history)?;
+        let mut journal = opened.journal;
+        let mut records = opened.records;
+        if records.is_empty() {
+            let record = Self::first_version(config, file.as_ref(), schema.as_deref())?;
+            journal.append(&record)?;
+            sync_dir(&config.data_dir)?;
+            tracing::info!(data_dir = %config.data_dir.display(), origin = %record.origin(), "initialized an empty data dir with version 1");
+            records.push(record);
+        } else {
+            let last = records.last().map_or(0, VersionRecord::version);
+            tracing::info!(data_dir = %config.data_dir.display(), version = last, history = records.len(), "recovered from the data dir");
+            if let (Some((path, _)), false) = (&file, config.watch) {
+                tracing::info!(
+                    file = %path.display(),
+                    "the data dir already holds version {last}; --config only seeds an empty data dir (add --watch to make the file the source of truth)"
+                );
+            }
+        }
+        let versions = Arc::new(Versions::new(records, config.history));
+        if let Some(schema) = &schema {
+            if let Err(violations) = schema.validate(&versions.current().doc().unwrap_or_default())
+            {
+                tracing::warn!(
+                    version = versions.current().version(),
+                    "the current version does not match the schema ({}); it keeps serving until a valid version replaces it",
+                    violations
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+            }
+        }
+        let committer = Arc::new(Committer::new(journal, Arc::clone(&versions), schema));
+        let (backend, file_source): (Arc<dyn Backend>, _) = match (&file, config.watch) {
+            (Some((path, format)), true) => {
+                let source = Arc::new(FileSource::new(path.clone(), *format, committer));
+                let _ = source.reload(Trigger::Startup);
+                (Arc::new(FileBackend::new(path.clone())), Some(source))
+            }
+            _ => (Arc::new(EmbeddedBackend::new(committer)), None),
+        };
+        let state = AppState::new(
+            versions,
+            backend,
+            Auth::new(config.token.clone()),
+            config.limits,
+            Shutdown::default(),
+        );
+        Ok(Self {
+            state,
+            file_source,
+            watch_options: config.watch_options,
+            shutdown_timeout: config.shutdown_timeout,
+            _lock: lock,
+        })
+    }
+
+    fn first_version(
+        config: &ServeConfig,
+        file: Option<&(PathBuf, Format)>,
+        schema: Option<&Schema>,
+    ) -> Result<VersionRecord, StartError> {
+        let Some((path, format)) = file else {
+            return Ok(VersionRecord::from_value(
+                1,
+                SystemTime::now(),
+                Origin::Init,
+                &serde_json::json!({}),
+            ));
+        };
+        let doc =
+            FileSource::read_document(path, *format).map_err(|source| StartError::Config {
+                path: path.clone(),
+                source,
+            })?;
+        if let Some(schema) = schema {
+            schema
+                .validate(&doc)
+                .map_err(|violations| StartError::Invalid {
+                    path: path.clone(),
+                    violations,
+                })?;
+        }
+        let shown = path.display().to_string();
+        let origin = if config.watch {
+            Origin::File { path: shown }
+        } else {
+            Origin::Seed { path: shown }
+        };
+        Ok(VersionRecord::from_value(
+            1,
+            SystemTime::now(),
+            origin,
+            &doc,
+        ))
+    }
+
+    /// The shared state (for [`crate::http::app`], or to inspect in tests).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The HTTP router over this node's state.
+    pub fn router(&self) -> Router {
+        crate::http::app(self.state.clone())
+    }
+
+    /// Serves on `listener` until `stop` resolves, then shuts down gracefully: long-polls
+    /// answer 304, event streams end, in-flight requests get up to the shutdown timeout.
+    /// Also runs the file watcher (file mode) and handles SIGHUP (reload in file mode).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let shutdown = self.state.shutdown().clone();
+        let (hup_tx, hup_rx) = mpsc::unbounded_channel();
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(StartError::Signals)?;
+        let file_mode = self.file_source.is_some();
+        let hup_task = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        received = hangup.recv() => {
+                            if received.is_none() { break; }
+                            if file_mode {
+                                tracing::info!("SIGHUP: reloading the configuration file");
+                                let _ = hup_tx.send(());
+                            } else {
+                                tracing::info!("SIGHUP ignored: embedded mode has no file to reload");
+                            }
+                        }
+                        () = shutdown.wait() => break,
+                    }
+                }
+            }
+        });
+        let watcher = match &self.file_source {
+            Some(source) => Some(file_watch::spawn(
+                Arc::clone(source),
+                hup_rx,
+                shutdown.subscribe(),
+                self.watch_options,
+            )?),
+            None => None,
+        };
+        let router = self.router();
+        let stopping = shutdown.clone();
+        let graceful = async move {
+            stop.await;
+            tracing::info!("shutting down");
+            stopping.trigger();
+        };
+        let server = axum::serve(listener, router).with_graceful_shutdown(graceful);
+        let mut server = tokio::spawn(server.into_future());
+        let timeout = self.shutdown_timeout;
+        tokio::select! {
+            result = &mut server => {
+                if let Ok(Err(error)) = result {
+                    tracing::error!(%error, "server error");
+                }
+            }
+            () = async { shutdown.wait().await; tokio::time::sleep(timeout).await } => {
+                tracing::warn!("requests still open {timeout:?} after shutdown started; closing them");
+                server.abort();
+            }
+        }
+        shutdown.trigger();
+        hup_task.abort();
+        if let Some(watcher) = watcher {
+            let _ = watcher.await;
+        }
+        tracing::info!(
+            version = self.state.versions().current().version(),
+            "stopped"
+        );
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("state", &self.state)
+            .field("file_source", &self.file_source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Raises the soft open-files limit to the hard limit (many long-poll clients need many
+/// sockets).
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+            tracing::debug!(soft, hard, "could not raise the open-files limit");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(error) => {
+            tracing::error!(%error, "cannot handle SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
+
+/// Runs `cowd serve`: opens the node, listens, writes the address file, serves until SIGTERM
+/// or Ctrl-C.
+pub async fn run(config: ServeConfig) -> Result<(), StartError> {
+    raise_fd_limit();
+    let open_config = config.clone();
+    let instance = tokio::task::spawn_blocking(move || Instance::open(&open_config))
+        .await
+        .expect("startup does not panic")?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    if let Some(path) = &config.addr_file {
+        write_addr_file(path, addr).map_err(|source| StartError::AddrFile {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    tracing::info!(
+        mode = instance.state().backend().mode(),
+        version = instance.state().versions().current().version(),
+        "listening on http://{addr} (dashboard at http://{addr}/)"
+    );
+    instance.serve(listener, termination()).await
+}
+
+/// Writes `addr` to `path` atomically (temporary file, then rename).
+fn write_addr_file(path: &std::path::Path, addr: SocketAddr) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))?;
+    std::fs::rename(&tmp, path)
+}

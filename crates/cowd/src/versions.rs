@@ -1,0 +1,204 @@
+//! [`Versions`]: the read side shared by every source of truth — the current version in a
+//! `cowstore::Store`, the in-memory history, and the counters behind `/metrics`.
+//!
+//! Every read of the HTTP API goes through here; every source of truth (the embedded journal,
+//! the watched file, and later a leader or etcd) publishes here, and only after the version is
+//! durable wherever that source keeps it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use cowstore::{Guard, Store, Subscription};
+
+use crate::record::VersionRecord;
+
+/// A store value: one published version.
+pub type Current = Arc<VersionRecord>;
+
+/// Why [`Versions::publish`] refused a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("version {offered} cannot follow version {current}: versions only increase")]
+pub struct OutOfOrder {
+    /// The version offered.
+    pub offered: u64,
+    /// The version that stays current.
+    pub current: u64,
+}
+
+/// The current version, recent history and counters; see the [module docs](self).
+pub struct Versions {
+    store: Store<Current>,
+    history: RwLock<BTreeMap<u64, Current>>,
+    limit: usize,
+    updates: AtomicU64,
+    reload_failures: AtomicU64,
+}
+
+impl Versions {
+    /// Starts from `records` (oldest first, at least one; the last is current), keeping at
+    /// most `limit` versions of history.
+    ///
+    /// ```
+    /// use cowd::record::{Origin, VersionRecord};
+    /// use cowd::versions::Versions;
+    /// use std::time::SystemTime;
+    ///
+    /// let v = |n| VersionRecord::from_value(n, SystemTime::now(), Origin::Api, &serde_json::json!(n));
+    /// let versions = Versions::new(vec![v(4), v(5)], 10);
+    /// assert_eq!(versions.current().version(), 5);
+    /// versions.publish(std::sync::Arc::new(v(6))).unwrap();
+    /// assert_eq!(versions.get(4).unwrap().version(), 4);
+    /// assert!(versions.publish(std::sync::Arc::new(v(6))).is_err());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `records` is empty.
+    pub fn new(records: Vec<VersionRecord>, limit: usize) -> Self {
+        let limit = limit.max(1);
+        let mut history: BTreeMap<u64, Current> = records
+            .into_iter()
+            .map(|r| (r.version(), Arc::new(r)))
+            .collect();
+        while history.len() > limit {
+            history.pop_first();
+        }
+        let current = Arc::clone(
+            history
+                .values()
+                .next_back()
+                .expect("Versions::new needs at least one record"),
+        );
+        let store = Store::builder(current)
+            .name("config")
+            .size_of(|r: &Current| r.size())
+            .build()
+            .expect("no validators are registered");
+        Self {
+            store,
+            history: RwLock::new(history),
+            limit,
+            updates: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// The current version through a wait-free guard (the hot read path).
+    #[inline]
+    pub fn load(&self) -> Guard<'_, Current> {
+        self.store.load()
+    }
+
+    /// The current version.
+    pub fn current(&self) -> Current {
+        Arc::clone(&self.store.load())
+    }
+
+    /// A version still in the history (the current one included).
+    pub fn get(&self, version: u64) -> Option<Current> {
+        let current = self.current();
+        if current.version() == version {
+            return Some(current);
+        }
+        self.read_history().get(&version).cloned()
+    }
+
+    /// Versions newer than `after`, oldest first (as far as the history reaches).
+    pub fn since(&self, after: u64) -> Vec<Current> {
+        self.read_history()
+            .range(after.saturating_add(1)..)
+            .map(|(_, r)| Arc::clone(r))
+            .collect()
+    }
+
+    /// The whole history, newest first.
+    pub fn history(&self) -> Vec<Current> {
+        self.read_history().values().rev().cloned().collect()
+    }
+
+    /// The oldest version still in the history.
+    pub fn oldest(&self) -> u64 {
+        self.read_history()
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or_else(|| self.current().version())
+    }
+
+    /// Number of versions in the history.
+    pub fn history_len(&self) -> usize {
+        self.read_history().len()
+    }
+
+    /// The history limit (`--history`).
+    pub fn history_limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Subscribes to new versions (latest-value semantics; see [`cowstore::Subscription`]).
+    pub fn subscribe(&self) -> Subscription<Current> {
+        self.store.subscribe()
+    }
+
+    /// The underlying store, for its diagnostics ([`Store::stats`]).
+    pub fn store(&self) -> &Store<Current> {
+        &self.store
+    }
+
+    /// Makes `record` the current version. Callers publish only what is already durable, and
+    /// serialize their publishes; versions must increase (not necessarily by one: a follower
+    /// or an etcd revision may skip).
+    pub fn publish(&self, record: Current) -> Result<(), OutOfOrder> {
+        let current = self.current().version();
+        if record.version() <= current {
+            return Err(OutOfOrder {
+                offered: record.version(),
+                current,
+            });
+        }
+        {
+            // History first: a subscriber woken by the store finds every version up to the one
+            // it was woken for.
+            let mut history = self.history.write().unwrap_or_else(|e| e.into_inner());
+            history.insert(record.version(), Arc::clone(&record));
+            while history.len() > self.limit {
+                history.pop_first();
+            }
+        }
+        self.store
+            .store(record)
+            .expect("the config store has no validators");
+        self.updates.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Accepted new versions since the process started.
+    pub fn updates_total(&self) -> u64 {
+        self.updates.load(Ordering::Relaxed)
+    }
+
+    /// Counts a candidate document that was refused (unreadable file, parse or schema error).
+    pub fn count_reload_failure(&self) {
+        self.reload_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Refused candidate documents since the process started.
+    pub fn reload_failures_total(&self) -> u64 {
+        self.reload_failures.load(Ordering::Relaxed)
+    }
+
+    fn read_history(&self) -> RwLockReadGuard<'_, BTreeMap<u64, Current>> {
+        self.history.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Versions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Versions")
+            .field("current", &self.current().version())
+            .field("history", &self.history_len())
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
