@@ -28,7 +28,10 @@ pub struct DefaultHashBuilder(SeedableRandomState);
 
 impl Default for DefaultHashBuilder {
     fn default() -> Self {
-        Self(SeedableRandomState::with_seed(0, SharedSeed::global_random()))
+        Self(SeedableRandomState::with_seed(
+            0,
+            SharedSeed::global_random(),
+        ))
     }
 }
 

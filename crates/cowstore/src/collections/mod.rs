@@ -3,7 +3,9 @@
 mod diff;
 pub mod hash_map;
 mod hasher;
+pub mod ord_map;
 
 pub use diff::{Diff, DiffItem};
 pub use hash_map::HashMap;
 pub use hasher::DefaultHashBuilder;
+pub use ord_map::OrdMap;

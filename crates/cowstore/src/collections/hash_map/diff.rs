@@ -4,7 +4,7 @@ use std::hash::{BuildHasher, Hash};
 
 use super::HashMap;
 use super::iter::Entries;
-use super::node::{BITS, Entry, MAX_SHIFT, Node};
+use super::node::{BITS, Entry, MAX_SHIFT, Node, child_index};
 use crate::collections::diff::DiffItem;
 
 /// What a node holds at one bit position.
@@ -18,8 +18,7 @@ fn at<K, V>(node: &Node<K, V>, bit: u32) -> At<'_, K, V> {
     if node.datamap & bit != 0 {
         At::Entry(node.entry_at((node.datamap & (bit - 1)).count_ones() as usize))
     } else if node.nodemap & bit != 0 {
-        let ndata = node.datamap.count_ones() as usize;
-        At::Child(node.child_at(ndata + (node.nodemap & (bit - 1)).count_ones() as usize))
+        At::Child(node.child_at(child_index(node, bit)))
     } else {
         At::Nothing
     }
@@ -140,7 +139,8 @@ pub(super) fn nodes_equal<K: Eq, V: PartialEq>(a: &Node<K, V>, b: &Node<K, V>, s
     if shift > MAX_SHIFT {
         // Collision nodes hold their entries in insertion order.
         return a.slots.len() == b.slots.len()
-            && Entries::new(a).all(|x| Entries::new(b).any(|y| x.key == y.key && x.value == y.value));
+            && Entries::new(a)
+                .all(|x| Entries::new(b).any(|y| x.key == y.key && x.value == y.value));
     }
     if a.datamap != b.datamap || a.nodemap != b.nodemap {
         return false;

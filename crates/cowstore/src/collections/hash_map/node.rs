@@ -1,7 +1,8 @@
 //! The CHAMP trie: bitmap-compressed 32-way nodes with separate data and node bitmaps.
 //!
 //! A node is one `Arc<[Slot]>` allocation: its entries first (in bit order of `datamap`), then its
-//! children (in bit order of `nodemap`). A child's two bitmaps live in the parent's slot next to
+//! children in *reverse* bit order of `nodemap` (as in the CHAMP paper: a child's index is then
+//! found with one population count). A child's two bitmaps live in the parent's slot next to
 //! the pointer, so a lookup touches one allocation per level. Below the last level (all 64 hash
 //! bits used) a node is a *collision node*: bitmaps zero, entries in no particular order.
 //!
@@ -60,6 +61,12 @@ pub(crate) fn bit_of(hash: u64, shift: u32) -> u32 {
 #[inline]
 fn index(map: u32, bit: u32) -> usize {
     (map & (bit - 1)).count_ones() as usize
+}
+
+/// Index of the child for `bit` (children are stored last, in reverse bit order).
+#[inline]
+pub(crate) fn child_index<K, V>(node: &Node<K, V>, bit: u32) -> usize {
+    node.slots.len() - 1 - index(node.nodemap, bit)
 }
 
 impl<K, V> Node<K, V> {
@@ -122,13 +129,19 @@ impl<K, V> Node<K, V> {
             }
             let bit = bit_of(hash, shift);
             if node.datamap & bit != 0 {
-                let e = node.entry_at(index(node.datamap, bit));
-                return (e.hash == hash && e.key.borrow() == key).then_some(e);
+                // `get` instead of indexing: no panic path on the hot loop.
+                return match node.slots.get(index(node.datamap, bit)) {
+                    Some(Slot::Entry(e)) if e.hash == hash && e.key.borrow() == key => Some(e),
+                    _ => None,
+                };
             }
             if node.nodemap & bit == 0 {
                 return None;
             }
-            node = node.child_at(node.datamap.count_ones() as usize + index(node.nodemap, bit));
+            match node.slots.get(child_index(node, bit)) {
+                Some(Slot::Child(child)) => node = child,
+                _ => return None,
+            }
             shift += BITS;
         }
     }
@@ -256,14 +269,14 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             }
             let old = into_entry(take_slot(&mut self.slots, i));
             let child = merge(old, entry, shift + BITS);
-            // Indices after the data entry is removed.
-            let at = self.datamap.count_ones() as usize - 1 + index(self.nodemap, bit);
+            // The length is unchanged: one entry out, one child in.
+            let at = self.slots.len() - 1 - index(self.nodemap, bit);
             splice(&mut self.slots, Some(i), Some((at, Slot::Child(child))));
             self.datamap ^= bit;
             self.nodemap |= bit;
             None
         } else if self.nodemap & bit != 0 {
-            let i = self.datamap.count_ones() as usize + index(self.nodemap, bit);
+            let i = child_index(self, bit);
             match &mut Arc::make_mut(&mut self.slots)[i] {
                 Slot::Child(child) => child.insert(shift + BITS, entry),
                 _ => unreachable!("node slot holds no child"),
@@ -302,7 +315,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             return removed;
         }
         debug_assert!(self.nodemap & bit != 0, "removed key is present");
-        let i = self.datamap.count_ones() as usize + index(self.nodemap, bit);
+        let i = child_index(self, bit);
         let slots = Arc::make_mut(&mut self.slots);
         let Slot::Child(child) = &mut slots[i] else {
             unreachable!("node slot holds no child")
