@@ -1,6 +1,6 @@
 //! Model tests of `collections::OrdMap` against `std::collections::BTreeMap`: random operation
 //! sequences, ranges from both ends, persistence of old versions, `diff` against a naive diff
-//! (mostly updates of existing keys, where imbl's diff misses changes), and the `==` shortcut.
+//! (mostly updates of existing keys, the case reported as missed by imbl's diff), and the `==` shortcut.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -162,7 +162,7 @@ fn flatten(items: Vec<DiffItem<'_, u32, u32>>) -> Flat {
 
 proptest! {
     /// Mostly updates of existing keys, on maps of a few leaves to a few levels: the case
-    /// imbl's diff gets wrong about one time in eight.
+    /// reported as missed by imbl's diff (imbl #160/#161).
     #[test]
     fn diff_matches_naive_diff(
         initial in proptest::collection::vec((any::<u32>(), any::<u32>()), 0..3000),
@@ -207,9 +207,10 @@ proptest! {
     }
 }
 
-/// Regression: imbl issues #160 and #161 — `OrdMap::diff` misses single-key updates in a leaf
-/// next to shared leaves. Every key of a multi-level tree is updated alone on a clone; the diff
-/// must report exactly that one change each time.
+/// Regression pin for the bug class of imbl issues #160 and #161 (reported there: `OrdMap::diff`
+/// misses single-key updates in a leaf next to shared leaves). Every key of a multi-level tree
+/// is updated alone on a clone; the diff must report exactly that one change each time, whether
+/// the changed leaf is first, last or between shared siblings.
 #[test]
 fn regression_imbl_160_161_single_update_next_to_shared_leaves_is_reported() {
     let old: OrdMap<u32, u32> = (0..5000).map(|i| (i, i)).collect();

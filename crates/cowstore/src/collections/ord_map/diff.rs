@@ -8,8 +8,9 @@
 //! heights) until two entries meet and are merged like sorted lists. After a change the two
 //! sides are expanded alike along the changed path and realign on the first shared sibling.
 //!
-//! (imbl's `OrdMap::diff` instead advances two iterators and misses changes next to shared
-//! leaves — imbl issues #160 and #161; the property tests pin that this one does not.)
+//! The failure mode reported against imbl's `OrdMap::diff` (imbl issues #160 and #161: single-key
+//! updates next to shared leaves going unreported) cannot happen here: a subtree is skipped only
+//! when it is the next pending item on *both* sides. The property tests pin that.
 
 use std::cmp::Ordering;
 use std::ops::ControlFlow;
