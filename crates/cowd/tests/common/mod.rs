@@ -1,0 +1,266 @@
+//! Helpers shared by the integration tests: the real `cowd` binary as a child process, an
+//! in-process server on a loopback port, and a blocking HTTP client.
+#![allow(dead_code, unreachable_pub)]
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// Generous limit for anything that waits on a loaded 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// Polls `check` until it returns `Some`, or panics after [`PATIENCE`].
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A running `cowd serve` child process.
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+pub fn cowd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cowd")
+}
+
+impl Daemon {
+    /// Starts `cowd serve --listen 127.0.0.1:0 --data-dir DATA ARGS…` and waits until it listens.
+    /// `work` holds the address file and the log.
+    pub fn start(work: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let addr_file = work.join("addr");
+        let _ = fs::remove_file(&addr_file);
+        let log = work.join(format!(
+            "cowd-{}.log",
+            Instant::now().elapsed().as_nanos() ^ fastrand::u64(..) as u128
+        ));
+        let mut command = Command::new(cowd_bin());
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--addr-file")
+            .arg(&addr_file)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env_remove("COWD_TOKEN")
+            .env("RUST_LOG", "info,cowd=debug")
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(log.with_extension("out")).unwrap())
+            .stderr(fs::File::create(&log).unwrap());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("cowd starts");
+        let addr = eventually("cowd to write its address", || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "cowd exited with {status} before listening:\n{}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            fs::read_to_string(&addr_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<SocketAddr>().ok())
+        });
+        Self { addr, child, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(i32::try_from(self.child.id()).unwrap())
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(self.pid(), signal).expect("signal delivered");
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = kill(self.pid(), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        eventually("cowd to exit", || self.child.try_wait().unwrap())
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn version(&self) -> u64 {
+        current_version(&self.url(""))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = kill(self.pid(), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// An in-process server (library API: `Instance::open` + `serve`) on a loopback port, with its
+/// own runtime thread.
+pub struct InProcess {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    pub fn start(config: cowd::ServeConfig) -> Self {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let instance = cowd::Instance::open(&config).expect("instance opens");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                instance
+                    .serve(listener, async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx.recv_timeout(PATIENCE).expect("in-process server starts");
+        Self {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `GET {base}/v1/config` → (version, document).
+pub fn get_config(base: &str) -> (u64, Value) {
+    let response = client().get(format!("{base}/v1/config")).send().unwrap();
+    assert_eq!(response.status(), 200);
+    let version = header_u64(&response, "x-config-version");
+    (version, response.json().unwrap())
+}
+
+pub fn current_version(base: &str) -> u64 {
+    get_config(base).0
+}
+
+pub fn header_u64(response: &reqwest::blocking::Response, name: &str) -> u64 {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("missing {name}"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `PUT {base}/v1/config` with the test token.
+pub fn put(base: &str, body: &str) -> reqwest::blocking::Response {
+    client()
+        .put(format!("{base}/v1/config"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .unwrap()
+}
+
+/// Reads SSE events (id, data) from a streaming response until `n` were read.
+pub fn read_events(response: reqwest::blocking::Response, n: usize) -> Vec<(u64, Value)> {
+    let mut reader = BufReader::new(response);
+    let mut events = Vec::new();
+    let mut id = None;
+    let mut data = String::new();
+    let mut line = String::new();
+    while events.len() < n {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\r', '\n']);
+        if let Some(v) = text.strip_prefix("id:") {
+            id = Some(v.trim().parse::<u64>().unwrap());
+        } else if let Some(v) = text.strip_prefix("data:") {
+            data.push_str(v.trim_start());
+        } else if text.is_empty() && !data.is_empty() {
+            events.push((id.take().unwrap(), serde_json::from_str(&data).unwrap()));
+            data.clear();
+        }
+    }
+    events
+}
+
+/// Writes `contents` to `path` the way editors do: a temporary file renamed over it.
+pub fn write_by_rename(path: &Path, contents: &str) {
+    let tmp = path.with_extension("tmp~");
+    fs::write(&tmp, contents).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+pub fn config(data_dir: &Path) -> cowd::ServeConfig {
+    cowd::ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_owned(),
+        token: Some(TOKEN.to_owned()),
+        ..Default::default()
+    }
+}
