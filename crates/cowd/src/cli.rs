@@ -11,13 +11,37 @@ use crate::server::ServeConfig;
 use crate::source::file_watch::WatchOptions;
 use crate::state::Limits;
 
+const AFTER_HELP: &str = "\
+HTTP API (JSON; errors are {\"error\": ..., \"code\": ..., \"detail\": ...}):
+  GET  /v1/config[?version=N]              the document; ETag \"<version>\", X-Config-Version; 304 on If-None-Match
+  GET  /v1/config/watch?after=N&timeout_ms=T  long-poll: 200 once version > N, else 304
+  GET  /v1/events                          Server-Sent Events, one event per version (id: = version)
+  PUT  /v1/config                          replace the document (Bearer token; If-Match for compare-and-set)
+  POST /v1/config/rollback?to=N            publish version N's content as a new version (Bearer token)
+  GET  /v1/history                         versions with time, origin and size
+  GET  /v1/config/diff?from=A&to=B         RFC 6902 JSON Patch from A to B
+  GET  /metrics, /healthz, /readyz         Prometheus metrics, liveness, readiness
+  GET  /                                   dashboard
+
+Examples:
+  cowd serve --config app.toml                     # embedded mode, seeded from app.toml
+  cowd serve --config app.yaml --watch             # file mode: app.yaml is the truth
+  COWD_TOKEN=s3cret cowd serve --schema app.schema.json
+  cowd check --config app.toml --schema app.schema.json";
+
 /// cowd: a configuration server built on cowstore.
 ///
 /// Serves one JSON document (written as JSON, TOML or YAML) over HTTP with versions, history,
 /// rollback, long-poll and Server-Sent Events watches, Prometheus metrics and a dashboard.
 /// Every accepted change is fsynced to the data dir before it is published.
 #[derive(Debug, Parser)]
-#[command(name = "cowd", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "cowd",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_long_help = AFTER_HELP
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -85,7 +85,7 @@ pub enum StartError {
         path: PathBuf,
     },
     /// The config file seeding an empty data dir is unusable.
-    #[error("cannot start from {}: {source}", .path.display())]
+    #[error("cannot start: {source}")]
     Config {
         /// The file.
         path: PathBuf,
