@@ -83,8 +83,14 @@ fn writes_create_versions_and_old_versions_stay_readable() {
         .unwrap();
     assert_eq!(response.status(), 404);
     let error = json_of(response);
-    assert!(error["error"].as_str().unwrap().contains("GET /v1/history"), "{error}");
-    assert_eq!(error["detail"], json!({"version": 99, "oldest": 1, "current": 4}));
+    assert!(
+        error["error"].as_str().unwrap().contains("GET /v1/history"),
+        "{error}"
+    );
+    assert_eq!(
+        error["detail"],
+        json!({"version": 99, "oldest": 1, "current": 4})
+    );
 
     let history = json_of(client().get(server.url("/v1/history")).send().unwrap());
     assert_eq!(history["current"], 4);
@@ -100,7 +106,12 @@ fn writes_create_versions_and_old_versions_stay_readable() {
     assert_eq!(first["size"], br#"{"n":0}"#.len());
     assert!(first["published_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(history["versions"][0]["origin"], "api");
-    let limited = json_of(client().get(server.url("/v1/history?limit=2")).send().unwrap());
+    let limited = json_of(
+        client()
+            .get(server.url("/v1/history?limit=2"))
+            .send()
+            .unwrap(),
+    );
     assert_eq!(limited["versions"].as_array().unwrap().len(), 2);
 }
 
@@ -116,7 +127,10 @@ fn toml_and_yaml_bodies_are_converted_to_json() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(get_config(&server.url("")).1, json!({"db": {"hosts": ["a", "b"]}}));
+    assert_eq!(
+        get_config(&server.url("")).1,
+        json!({"db": {"hosts": ["a", "b"]}})
+    );
     let response = client()
         .put(server.url("/v1/config"))
         .bearer_auth(TOKEN)
@@ -125,7 +139,10 @@ fn toml_and_yaml_bodies_are_converted_to_json() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(get_config(&server.url("")).1, json!({"db": {"hosts": ["c"]}}));
+    assert_eq!(
+        get_config(&server.url("")).1,
+        json!({"db": {"hosts": ["c"]}})
+    );
 }
 
 /// Everything observable that a rejected write must leave alone.
@@ -142,13 +159,19 @@ fn observe(server: &InProcess, data: &std::path::Path) -> Observed {
     Observed {
         version,
         doc,
-        history: json_of(client().get(server.url("/v1/history")).send().unwrap())["versions"].clone(),
+        history: json_of(client().get(server.url("/v1/history")).send().unwrap())["versions"]
+            .clone(),
         journal_len: fs::metadata(data.join("journal.log")).unwrap().len(),
     }
 }
 
 fn metric(server: &InProcess, name: &str) -> f64 {
-    let text = client().get(server.url("/metrics")).send().unwrap().text().unwrap();
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .unwrap_or_else(|| panic!("{name} missing from /metrics"))
@@ -198,7 +221,10 @@ fn every_rejected_write_changes_nothing() {
     let cases: Vec<(&str, reqwest::blocking::RequestBuilder, u16, &str)> = vec![
         (
             "malformed JSON",
-            request("application/json", "{\n  \"port\": 80,\n  \"hosts\": [\n}".into()),
+            request(
+                "application/json",
+                "{\n  \"port\": 80,\n  \"hosts\": [\n}".into(),
+            ),
             400,
             "malformed_document",
         ),
@@ -216,13 +242,19 @@ fn every_rejected_write_changes_nothing() {
         ),
         (
             "schema violation",
-            request("application/json", r#"{"port": 70000, "hosts": ["a", 7]}"#.into()),
+            request(
+                "application/json",
+                r#"{"port": 70000, "hosts": ["a", 7]}"#.into(),
+            ),
             422,
             "schema_violation",
         ),
         (
             "oversized body",
-            request("application/json", format!(r#"{{"port": 80, "pad": "{}"}}"#, "x".repeat(2000))),
+            request(
+                "application/json",
+                format!(r#"{{"port": 80, "pad": "{}"}}"#, "x".repeat(2000)),
+            ),
             413,
             "body_too_large",
         ),
@@ -251,7 +283,9 @@ fn every_rejected_write_changes_nothing() {
         ),
         (
             "missing token",
-            client().put(server.url("/v1/config")).body(r#"{"port": 82}"#),
+            client()
+                .put(server.url("/v1/config"))
+                .body(r#"{"port": 82}"#),
             401,
             "unauthorized",
         ),
@@ -292,11 +326,17 @@ fn every_rejected_write_changes_nothing() {
         let response = request.send().unwrap();
         assert_eq!(response.status(), status, "{name}");
         if status == 401 {
-            assert!(response.headers().contains_key("www-authenticate"), "{name}");
+            assert!(
+                response.headers().contains_key("www-authenticate"),
+                "{name}"
+            );
         }
         let body = json_of(response);
         assert_eq!(body["code"], code, "{name}: {body}");
-        assert!(body["error"].as_str().is_some_and(|e| e.len() > 20), "{name}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.len() > 20),
+            "{name}: {body}"
+        );
         match name {
             "malformed JSON" => {
                 assert_eq!(body["detail"]["line"], 4, "{body}");
@@ -305,7 +345,10 @@ fn every_rejected_write_changes_nothing() {
             }
             "malformed TOML" | "malformed YAML" => {
                 assert!(body["detail"]["line"].as_u64().is_some(), "{name}: {body}");
-                assert!(body["detail"]["column"].as_u64().is_some(), "{name}: {body}");
+                assert!(
+                    body["detail"]["column"].as_u64().is_some(),
+                    "{name}: {body}"
+                );
             }
             "schema violation" => {
                 let mut pointers: Vec<&str> = body["detail"]["violations"]
@@ -365,7 +408,10 @@ fn file_mode_refuses_api_writes_with_409() {
     });
     assert_eq!(get_config(&server.url("")), (1, json!({"a": 1})));
     for request in [
-        client().put(server.url("/v1/config")).bearer_auth(TOKEN).body("{}"),
+        client()
+            .put(server.url("/v1/config"))
+            .bearer_auth(TOKEN)
+            .body("{}"),
         client().put(server.url("/v1/config")).body("{}"),
         client()
             .post(server.url("/v1/config/rollback?to=1"))
@@ -375,7 +421,10 @@ fn file_mode_refuses_api_writes_with_409() {
         assert_eq!(response.status(), 409);
         let body = json_of(response);
         assert_eq!(body["code"], "read_only");
-        assert!(body["error"].as_str().unwrap().contains("app.yaml"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("app.yaml"),
+            "{body}"
+        );
     }
     let ready = json_of(client().get(server.url("/readyz")).send().unwrap());
     assert_eq!(ready["mode"], "file");
@@ -432,7 +481,10 @@ fn diffs_are_json_patches_that_turn_a_into_b() {
                 .send()
                 .unwrap();
             assert_eq!(response.status(), 200);
-            assert_eq!(response.headers()["content-type"], "application/json-patch+json");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/json-patch+json"
+            );
             let patch: json_patch::Patch = response.json().unwrap();
             if a == b {
                 assert!(patch.0.is_empty());
@@ -629,10 +681,18 @@ fn health_readiness_dashboard_and_json_errors_for_unknown_routes() {
     let health = client().get(server.url("/healthz")).send().unwrap();
     assert_eq!(health.status(), 200);
     let ready = json_of(client().get(server.url("/readyz")).send().unwrap());
-    assert_eq!(ready, json!({"status": "ready", "version": 1, "mode": "embedded"}));
+    assert_eq!(
+        ready,
+        json!({"status": "ready", "version": 1, "mode": "embedded"})
+    );
     let page = client().get(server.url("/")).send().unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().unwrap();
     assert!(html.contains("id=\"version\"") && html.contains("/v1/events"));
     let missing = client().get(server.url("/v2/nothing")).send().unwrap();
@@ -655,7 +715,10 @@ fn history_is_pruned_to_the_limit_and_survives_restarts() {
     };
     let mut server = InProcess::start(config.clone());
     for i in 1..=5 {
-        assert_eq!(put(&server.url(""), &json!({"i": i}).to_string()).status(), 200);
+        assert_eq!(
+            put(&server.url(""), &json!({"i": i}).to_string()).status(),
+            200
+        );
     }
     let before = json_of(client().get(server.url("/v1/history")).send().unwrap());
     assert_eq!(before["versions"].as_array().unwrap().len(), 3);
@@ -671,7 +734,10 @@ fn history_is_pruned_to_the_limit_and_survives_restarts() {
     let server = InProcess::start(config);
     assert_eq!(get_config(&server.url("")), (6, json!({"i": 5})));
     let after = json_of(client().get(server.url("/v1/history")).send().unwrap());
-    assert_eq!(after["versions"], before["versions"], "history with timestamps survives");
+    assert_eq!(
+        after["versions"], before["versions"],
+        "history with timestamps survives"
+    );
     assert_eq!(put(&server.url(""), "{}").status(), 200);
     assert_eq!(current_version(&server.url("")), 7);
 }

@@ -13,7 +13,12 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 fn metric(daemon: &Daemon, name: &str) -> f64 {
-    let text = client().get(daemon.url("/metrics")).send().unwrap().text().unwrap();
+    let text = client()
+        .get(daemon.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .unwrap_or_else(|| panic!("{name} missing"))
@@ -40,8 +45,18 @@ fn help_documents_every_option_and_default() {
     let output = Command::new(cowd_bin()).arg("--help").output().unwrap();
     assert!(output.status.success());
     let top = String::from_utf8(output.stdout).unwrap();
-    for needle in ["serve", "check", "/v1/config/watch", "/v1/events", "/metrics", "rollback"] {
-        assert!(top.contains(needle), "`{needle}` missing from cowd --help:\n{top}");
+    for needle in [
+        "serve",
+        "check",
+        "/v1/config/watch",
+        "/v1/events",
+        "/metrics",
+        "rollback",
+    ] {
+        assert!(
+            top.contains(needle),
+            "`{needle}` missing from cowd --help:\n{top}"
+        );
     }
     let output = Command::new(cowd_bin())
         .args(["serve", "--help"])
@@ -65,7 +80,10 @@ fn help_documents_every_option_and_default() {
         "SIGHUP",
         "SIGTERM",
     ] {
-        assert!(help.contains(needle), "`{needle}` missing from cowd serve --help:\n{help}");
+        assert!(
+            help.contains(needle),
+            "`{needle}` missing from cowd serve --help:\n{help}"
+        );
     }
 }
 
@@ -148,7 +166,12 @@ fn sigterm_stops_gracefully_and_a_restart_keeps_versions_and_history() {
     for i in 1..=3 {
         assert_eq!(put(&base, &json!({"i": i}).to_string()).status(), 200);
     }
-    let history = client().get(daemon.url("/v1/history")).send().unwrap().text().unwrap();
+    let history = client()
+        .get(daemon.url("/v1/history"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     // Open a long-poll and an event stream: shutdown must end both.
     let poll = {
         let url = daemon.url("/v1/config/watch?after=4&timeout_ms=120000");
@@ -164,13 +187,25 @@ fn sigterm_stops_gracefully_and_a_restart_keeps_versions_and_history() {
     let status = daemon.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert_eq!(poll.join().unwrap(), 304);
-    assert_eq!(events.join().unwrap(), 1, "the stream ends after the current version");
+    assert_eq!(
+        events.join().unwrap(),
+        1,
+        "the stream ends after the current version"
+    );
     let log = daemon.log_text();
-    assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("SIGTERM received") && log.contains("stopped"),
+        "{log}"
+    );
 
     let daemon = Daemon::start(work.path(), &data, &[], &[("COWD_TOKEN", TOKEN)]);
     assert_eq!(get_config(&daemon.url("")), (4, json!({"i": 3})));
-    let after = client().get(daemon.url("/v1/history")).send().unwrap().text().unwrap();
+    let after = client()
+        .get(daemon.url("/v1/history"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert_eq!(after, history);
 }
 
@@ -213,12 +248,25 @@ fn an_unusable_seed_file_stops_startup_with_its_position() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("TOML parse error at line 2, column 8"), "{stderr}");
-    assert_eq!(stderr.matches("parse error").count(), 1, "said once: {stderr}");
+    assert!(
+        stderr.contains("TOML parse error at line 2, column 8"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("parse error").count(),
+        1,
+        "said once: {stderr}"
+    );
 }
 
 fn file_mode(work: &Path, file: &Path, extra: &[&str]) -> Daemon {
-    let mut args = vec!["--config", file.to_str().unwrap(), "--watch", "--poll-interval", "0"];
+    let mut args = vec![
+        "--config",
+        file.to_str().unwrap(),
+        "--watch",
+        "--poll-interval",
+        "0",
+    ];
     args.extend_from_slice(extra);
     Daemon::start(work, &work.join("data"), &args, &[("COWD_TOKEN", TOKEN)])
 }
@@ -249,10 +297,25 @@ fn file_mode_reloads_in_place_writes_renames_and_sighup() {
     wait_for_log(&daemon, "SIGHUP: reloading");
     daemon.signal(Signal::SIGHUP);
     thread::sleep(Duration::from_millis(300));
-    assert_eq!(current_version(&daemon.url("")), 4, "an unchanged file publishes nothing");
+    assert_eq!(
+        current_version(&daemon.url("")),
+        4,
+        "an unchanged file publishes nothing"
+    );
 
-    let history: Value = client().get(daemon.url("/v1/history")).send().unwrap().json().unwrap();
-    assert!(history["versions"].as_array().unwrap().iter().all(|e| e["origin"] == "file"));
+    let history: Value = client()
+        .get(daemon.url("/v1/history"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        history["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["origin"] == "file")
+    );
     assert_eq!(history["mode"], "file");
     // The API refuses writes in file mode.
     let refused = put(&daemon.url(""), "{}");
@@ -338,7 +401,12 @@ fn file_mode_restart_picks_up_edits_made_while_down() {
     fs::write(&file, "a: 3\n").unwrap();
     let daemon = file_mode(work.path(), &file, &[]);
     assert_eq!(get_config(&daemon.url("")), (3, json!({"a": 3})));
-    let history: Value = client().get(daemon.url("/v1/history")).send().unwrap().json().unwrap();
+    let history: Value = client()
+        .get(daemon.url("/v1/history"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(history["versions"].as_array().unwrap().len(), 3);
 }
 

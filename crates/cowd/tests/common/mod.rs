@@ -162,7 +162,9 @@ impl InProcess {
                     .unwrap();
             });
         });
-        let addr = addr_rx.recv_timeout(PATIENCE).expect("in-process server starts");
+        let addr = addr_rx
+            .recv_timeout(PATIENCE)
+            .expect("in-process server starts");
         Self {
             addr,
             stop: Some(stop_tx),
