@@ -136,7 +136,11 @@ fn sharded_map_concurrent_writers_and_readers() {
                         // the final removal, the largest state.
                         let seen = last[k as usize];
                         let v = map.get(&k).unwrap_or(if seen > 0 { u32::MAX } else { 0 });
-                        assert!(v >= last[k as usize], "key {k} went back from {} to {v}", last[k as usize]);
+                        assert!(
+                            v >= last[k as usize],
+                            "key {k} went back from {} to {v}",
+                            last[k as usize]
+                        );
                         last[k as usize] = v;
                         reads += 1;
                     }
@@ -214,7 +218,12 @@ fn sharded_snapshots_are_unaffected_by_later_writes() {
         assert_eq!(map.get(&k), Some(k + 1000));
     }
     // Each shard got its own versions: 1 + one publish per write to it.
-    let versions: u64 = map.snapshot().shards().iter().map(|s| s.version() - 1).sum();
+    let versions: u64 = map
+        .snapshot()
+        .shards()
+        .iter()
+        .map(|s| s.version() - 1)
+        .sum();
     assert_eq!(versions, 300);
 }
 
@@ -238,7 +247,10 @@ fn layered_map_compaction_is_invisible_to_concurrent_readers() {
                         assert_eq!(layers.get(&k), Some(&k));
                     }
                     let counter = layers.get(&1_000_000).copied().unwrap_or(0);
-                    assert!(counter >= last, "counter went back from {last} to {counter}");
+                    assert!(
+                        counter >= last,
+                        "counter went back from {last} to {counter}"
+                    );
                     last = counter;
                     checks += 1;
                 }

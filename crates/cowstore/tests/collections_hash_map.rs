@@ -160,7 +160,10 @@ proptest! {
 }
 
 /// Naive diff from two std maps, sorted by key.
-fn naive_diff(old: &StdMap<u16, u32>, new: &StdMap<u16, u32>) -> Vec<(u16, Option<u32>, Option<u32>)> {
+fn naive_diff(
+    old: &StdMap<u16, u32>,
+    new: &StdMap<u16, u32>,
+) -> Vec<(u16, Option<u32>, Option<u32>)> {
     let mut out = Vec::new();
     for (k, v) in old {
         match new.get(k) {
@@ -316,16 +319,26 @@ fn eq_skips_shared_subtrees() {
         }
     }
     let calls = std::rc::Rc::new(std::cell::Cell::new(0));
-    let a: HashMap<u32, Counted> = (0..100_000).map(|i| (i, Counted(i, calls.clone()))).collect();
+    let a: HashMap<u32, Counted> = (0..100_000)
+        .map(|i| (i, Counted(i, calls.clone())))
+        .collect();
     let mut b = a.clone();
     assert!(a == b);
-    assert_eq!(calls.get(), 0, "a clone is equal without comparing any value");
+    assert_eq!(
+        calls.get(),
+        0,
+        "a clone is equal without comparing any value"
+    );
     b.insert(5, Counted(6, calls.clone()));
     assert!(a != b);
     b.insert(5, Counted(5, calls.clone()));
     calls.set(0);
     assert!(a == b);
-    assert!(calls.get() < 200, "compared {} values for one changed path", calls.get());
+    assert!(
+        calls.get() < 200,
+        "compared {} values for one changed path",
+        calls.get()
+    );
 }
 
 #[test]
@@ -335,7 +348,14 @@ fn diff_of_clone_with_one_update_reports_exactly_it() {
         let mut new = old.clone();
         new.insert(k, k + 1);
         let items: Vec<_> = old.diff(&new).collect();
-        assert_eq!(items, [DiffItem::Changed { key: &k, old: &k, new: &(k + 1) }]);
+        assert_eq!(
+            items,
+            [DiffItem::Changed {
+                key: &k,
+                old: &k,
+                new: &(k + 1)
+            }]
+        );
     }
 }
 
@@ -353,8 +373,9 @@ impl Clone for CloneCounted {
 #[test]
 fn unique_map_is_changed_in_place_shared_one_is_copied() {
     let clones = std::rc::Rc::new(std::cell::Cell::new(0));
-    let mut map: HashMap<u32, CloneCounted> =
-        (0..10_000).map(|i| (i, CloneCounted(i, clones.clone()))).collect();
+    let mut map: HashMap<u32, CloneCounted> = (0..10_000)
+        .map(|i| (i, CloneCounted(i, clones.clone())))
+        .collect();
     assert_eq!(clones.get(), 0, "building a unique map clones nothing");
     map.insert(1, CloneCounted(100, clones.clone()));
     map.remove(&2);
@@ -363,7 +384,10 @@ fn unique_map_is_changed_in_place_shared_one_is_copied() {
     map.insert(3, CloneCounted(300, clones.clone()));
     let copied = clones.get();
     assert!(copied > 0, "a shared path is copied");
-    assert!(copied <= 4 * 32, "only the path is copied, not {copied} values");
+    assert!(
+        copied <= 4 * 32,
+        "only the path is copied, not {copied} values"
+    );
     assert_eq!(before.get(&3).unwrap().0, 3);
     assert_eq!(map.get(&3).unwrap().0, 300);
 }
@@ -381,7 +405,14 @@ fn maps_with_different_hasher_states_compare_by_content() {
     b.insert(3, 4);
     assert!(a != b);
     let items: Vec<_> = a.diff(&b).collect();
-    assert_eq!(items, [DiffItem::Changed { key: &3, old: &3, new: &4 }]);
+    assert_eq!(
+        items,
+        [DiffItem::Changed {
+            key: &3,
+            old: &3,
+            new: &4
+        }]
+    );
 }
 
 #[test]

@@ -220,7 +220,11 @@ fn regression_imbl_160_161_single_update_next_to_shared_leaves_is_reported() {
         let items: Vec<_> = old.diff(&new).collect();
         assert_eq!(
             items,
-            [DiffItem::Changed { key: &k, old: &k, new: &(k + 1) }],
+            [DiffItem::Changed {
+                key: &k,
+                old: &k,
+                new: &(k + 1)
+            }],
             "update of key {k}"
         );
     }
@@ -241,7 +245,10 @@ fn diff_after_splits_and_merges() {
         new.remove(&k);
         model_new.remove(&k);
     }
-    assert_eq!(flatten(old.diff(&new).collect()), naive_diff(&model_old, &model_new));
+    assert_eq!(
+        flatten(old.diff(&new).collect()),
+        naive_diff(&model_old, &model_new)
+    );
     model_old.clear();
     assert_eq!(OrdMap::new().diff(&new).count(), model_new.len());
 }
@@ -280,7 +287,9 @@ fn eq_skips_shared_subtrees() {
         }
     }
     let calls = std::rc::Rc::new(std::cell::Cell::new(0));
-    let a: OrdMap<u32, Counted> = (0..100_000).map(|i| (i, Counted(i, calls.clone()))).collect();
+    let a: OrdMap<u32, Counted> = (0..100_000)
+        .map(|i| (i, Counted(i, calls.clone())))
+        .collect();
     let mut b = a.clone();
     assert!(a == b);
     assert_eq!(calls.get(), 0);
@@ -289,7 +298,11 @@ fn eq_skips_shared_subtrees() {
     b.insert(77_777, Counted(77_777, calls.clone()));
     calls.set(0);
     assert!(a == b);
-    assert!(calls.get() <= 64, "compared {} values for one changed leaf", calls.get());
+    assert!(
+        calls.get() <= 64,
+        "compared {} values for one changed leaf",
+        calls.get()
+    );
 }
 
 #[test]
@@ -303,12 +316,17 @@ fn unique_map_is_changed_in_place_shared_one_is_copied() {
         }
     }
     let clones = std::rc::Rc::new(std::cell::Cell::new(0));
-    let mut map: OrdMap<u32, CloneCounted> =
-        (0..10_000).map(|i| (i, CloneCounted(clones.clone()))).collect();
+    let mut map: OrdMap<u32, CloneCounted> = (0..10_000)
+        .map(|i| (i, CloneCounted(clones.clone())))
+        .collect();
     map.remove(&5);
     assert_eq!(clones.get(), 0, "a unique map is changed in place");
     let before = map.clone();
     map.insert(5, CloneCounted(clones.clone()));
-    assert!(clones.get() > 0 && clones.get() <= 32, "copied {} values", clones.get());
+    assert!(
+        clones.get() > 0 && clones.get() <= 32,
+        "copied {} values",
+        clones.get()
+    );
     assert_eq!((before.len(), map.len()), (9_999, 10_000));
 }

@@ -25,11 +25,14 @@ fn naive_longest_match(model: &BTreeMap<Vec<bool>, u32>, key: &[u8]) -> Option<(
 
 /// Bytes from a small alphabet so that prefixes share paths, plus a bit length.
 fn prefix() -> impl Strategy<Value = (Vec<u8>, u32)> {
-    proptest::collection::vec(prop_oneof![Just(0u8), Just(0x0F), Just(0x80), Just(0xFF), any::<u8>()], 0..4)
-        .prop_flat_map(|bytes| {
-            let max = bytes.len() as u32 * 8;
-            (Just(bytes), 0..=max)
-        })
+    proptest::collection::vec(
+        prop_oneof![Just(0u8), Just(0x0F), Just(0x80), Just(0xFF), any::<u8>()],
+        0..4,
+    )
+    .prop_flat_map(|bytes| {
+        let max = bytes.len() as u32 * 8;
+        (Just(bytes), 0..=max)
+    })
 }
 
 #[derive(Debug, Clone)]

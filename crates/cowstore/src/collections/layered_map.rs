@@ -19,7 +19,7 @@ use crate::{Snapshot, Store, Subscription};
 /// let base: HashMap<&str, u32> = [("a", 1), ("b", 2)].into_iter().collect();
 /// let map = LayeredMap::new(base);
 /// map.set("a", 10);
-/// map.remove("b");
+/// map.remove(&"b");
 /// let layers = map.snapshot();
 /// assert_eq!(layers.get("a"), Some(&10));
 /// assert_eq!(layers.get("b"), None);
@@ -93,7 +93,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> Layers<K, V, S> {
     /// assert_eq!(all, [(1, 'a'), (3, 'c')]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        let overrides = self.overrides.iter().filter_map(|(k, v)| Some((k, v.as_ref()?)));
+        let overrides = self
+            .overrides
+            .iter()
+            .filter_map(|(k, v)| Some((k, v.as_ref()?)));
         let base = self
             .base
             .iter()
@@ -190,14 +193,31 @@ pub struct LayeredMap<K, V, S = DefaultHashBuilder> {
     store: Store<Layers<K, V, S>>,
 }
 
-impl<K, V, S: Clone> LayeredMap<K, V, S> {
-    /// A map over `base`, with no overrides.
+impl<K, V> LayeredMap<K, V> {
+    /// A map over `base` (with the default hasher), with no overrides.
     ///
     /// ```
     /// let map = cowstore::collections::LayeredMap::new([(1, 2)].into_iter().collect());
     /// assert_eq!(map.get(&1), Some(2));
     /// ```
-    pub fn new(base: HashMap<K, V, S>) -> Self {
+    pub fn new(base: HashMap<K, V>) -> Self {
+        Self::with_base(base)
+    }
+}
+
+impl<K, V, S: Clone> LayeredMap<K, V, S> {
+    /// A map over `base`, with any hasher, with no overrides.
+    ///
+    /// ```
+    /// use cowstore::collections::{HashMap, LayeredMap};
+    /// use std::collections::hash_map::RandomState;
+    ///
+    /// let mut base = HashMap::with_hasher(RandomState::new());
+    /// base.insert("k", 1);
+    /// let map = LayeredMap::with_base(base);
+    /// assert_eq!(map.get("k"), Some(1));
+    /// ```
+    pub fn with_base(base: HashMap<K, V, S>) -> Self {
         let overrides = HashMap::with_hasher(base.hasher().clone());
         Self {
             store: Store::new(Layers { base, overrides }),
@@ -360,7 +380,7 @@ where
     }
 }
 
-impl<K, V, S: Default + Clone> Default for LayeredMap<K, V, S> {
+impl<K, V> Default for LayeredMap<K, V> {
     fn default() -> Self {
         Self::new(HashMap::default())
     }

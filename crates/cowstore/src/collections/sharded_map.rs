@@ -318,7 +318,9 @@ fn write<T: Clone>(store: &Store<T>, f: impl FnMut(&mut T) -> Result<(), ()>) {
     match store.try_update(f) {
         Ok(_) | Err(crate::UpdateError::Aborted(())) => {}
         // No validators are registered: only a nested write (from the closure of `alter`) fails.
-        Err(e) => panic!("ShardedMap write failed ({e:?}): `alter` closures must not write to the map"),
+        Err(e) => {
+            panic!("ShardedMap write failed ({e:?}): `alter` closures must not write to the map")
+        }
     }
 }
 

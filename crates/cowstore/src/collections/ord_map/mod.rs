@@ -372,14 +372,10 @@ impl<K: Ord, V: PartialEq> OrdMap<K, V> {
     /// ```
     pub fn diff<'a>(&'a self, new: &'a Self) -> Diff<'a, K, V> {
         let mut out = Vec::new();
-        let _ = diff::walk(
-            (&self.root, self.height),
-            (&new.root, new.height),
-            |item| {
-                out.push(item);
-                ControlFlow::Continue(())
-            },
-        );
+        let _ = diff::walk((&self.root, self.height), (&new.root, new.height), |item| {
+            out.push(item);
+            ControlFlow::Continue(())
+        });
         Diff::new(out)
     }
 }
@@ -405,9 +401,11 @@ impl<K: Ord, V: PartialEq> PartialEq for OrdMap<K, V> {
     /// Subtrees shared by both maps are equal without being walked.
     fn eq(&self, other: &Self) -> bool {
         self.len == other.len
-            && diff::walk((&self.root, self.height), (&other.root, other.height), |_| {
-                ControlFlow::Break(())
-            })
+            && diff::walk(
+                (&self.root, self.height),
+                (&other.root, other.height),
+                |_| ControlFlow::Break(()),
+            )
             .is_continue()
     }
 }

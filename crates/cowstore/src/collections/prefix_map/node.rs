@@ -97,10 +97,16 @@ impl<V> Node<V> {
 impl<V: Clone> Node<V> {
     /// Sets the value of `(r, bits)`; returns the previous one.
     pub(crate) fn set_value(&mut self, r: u8, bits: u8, value: V) -> Option<V> {
-        match self.values.iter_mut().find(|(r2, b2, _)| *r2 == r && *b2 == bits) {
+        match self
+            .values
+            .iter_mut()
+            .find(|(r2, b2, _)| *r2 == r && *b2 == bits)
+        {
             Some(slot) => Some(std::mem::replace(&mut slot.2, value)),
             None => {
-                let at = self.values.partition_point(|(r2, b2, _)| (*r2, *b2) > (r, bits));
+                let at = self
+                    .values
+                    .partition_point(|(r2, b2, _)| (*r2, *b2) > (r, bits));
                 self.values.insert(at, (r, bits, value));
                 None
             }
