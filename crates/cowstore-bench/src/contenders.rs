@@ -95,7 +95,9 @@ impl Kind {
             Kind::CowHashMapSip => {
                 "as above, but built with `std::hash::RandomState` (SipHash-1-3, the hasher of the std, DashMap and imbl contenders)"
             }
-            Kind::Sharded => "read: `ShardedMap::get`; write: `ShardedMap::insert`",
+            Kind::Sharded => {
+                "read: `ShardedMap::get` (a `load()` guard on the key's shard; no per-thread reader exists for it); write: `ShardedMap::insert` (one publish of that shard); 16 shards, foldhash"
+            }
             Kind::CowStd => {
                 "read: per-thread `Reader::load()` then `get`; write: `Store::update(|m| m.insert(k, v))` (clones the whole map)"
             }
@@ -310,5 +312,34 @@ where
                 m.insert(key, value);
             })
             .expect("no validators");
+    }
+}
+
+/// `cowstore::collections::ShardedMap` with its defaults (16 shards, foldhash).
+pub(crate) struct Sharded(cowstore::collections::ShardedMap<u64, u64>);
+
+impl Contender for Sharded {
+    fn build(size: u64) -> Self {
+        let map = cowstore::collections::ShardedMap::new();
+        for k in 0..size {
+            map.insert(k, k);
+        }
+        Self(map)
+    }
+
+    fn handle(&self) -> impl Handle + '_ {
+        &self.0
+    }
+}
+
+impl Handle for &cowstore::collections::ShardedMap<u64, u64> {
+    #[inline]
+    fn read(&mut self, key: u64) -> Option<u64> {
+        self.get(&key)
+    }
+
+    #[inline]
+    fn write(&mut self, key: u64, value: u64) {
+        self.insert(key, value);
     }
 }

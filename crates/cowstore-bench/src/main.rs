@@ -62,25 +62,25 @@ struct Cli {
     #[arg(long, value_enum, value_name = "CONTENDER")]
     only: Vec<Kind>,
     /// Runs per cell; the least disturbed run (least CPU used by other processes) is kept.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    rounds: usize,
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1000))]
+    rounds: u64,
     /// Do not draw a progress bar.
     #[arg(long)]
     no_progress: bool,
 }
 
-fn run_kind(kind: Kind, spec: &CellSpec, seed: u64) -> Option<Measured> {
+fn run_kind(kind: Kind, spec: &CellSpec, seed: u64) -> Measured {
     use contenders::*;
-    Some(match kind {
+    match kind {
         Kind::CowHashMap => run_cell::<CowHashMap>(spec, seed),
         Kind::CowHashMapSip => run_cell::<CowHashMap<std::hash::RandomState>>(spec, seed),
-        Kind::Sharded => return None,
+        Kind::Sharded => run_cell::<Sharded>(spec, seed),
         Kind::CowStd => run_cell::<CowStd>(spec, seed),
         Kind::RwLock => run_cell::<RwLocked>(spec, seed),
         Kind::Mutex => run_cell::<Mutexed>(spec, seed),
         Kind::DashMap => run_cell::<Dash>(spec, seed),
         Kind::ArcSwapImbl => run_cell::<ArcSwapImbl>(spec, seed),
-    })
+    }
 }
 
 fn default_threads(cores: usize) -> Vec<usize> {
@@ -151,7 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     std::fs::create_dir_all(&out)?;
 
-    let total = (mixes.len() * sizes.len() * threads.len() * kinds.len() * cli.rounds) as u64;
+    let total = (mixes.len() * sizes.len() * threads.len() * kinds.len()) as u64 * cli.rounds;
     let bar = if cli.no_progress {
         ProgressBar::hidden()
     } else {
@@ -165,81 +165,68 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let mut cells = Vec::new();
-    let mut skipped = Vec::new();
     let mut seed = 0x5EED_C0DE_u64;
-    // Contenders of one (mix, size, threads) run back to back, so the ratios between them
-    // see the same machine conditions.
+    // All contenders of one (mix, size, threads) run back to back, and with several rounds the
+    // rounds go round-robin over the contenders, so the ratios between contenders see the same
+    // machine conditions.
     for &mix in &mixes {
         for &size in &sizes {
             for &t in &threads {
-                for &kind in &kinds {
-                    let spec = CellSpec {
-                        mix,
-                        size,
-                        threads: t,
-                        duration: Duration::from_millis(duration_ms),
-                        warmup: Duration::from_millis(warmup_ms),
-                    };
-                    bar.set_message(format!(
-                        "{} {} t={t} {}",
-                        mix.label(),
-                        fmt_size(size),
-                        kind.name()
-                    ));
-                    let mut rounds = Vec::new();
-                    for _ in 0..cli.rounds {
+                let spec = CellSpec {
+                    mix,
+                    size,
+                    threads: t,
+                    duration: Duration::from_millis(duration_ms),
+                    warmup: Duration::from_millis(warmup_ms),
+                };
+                let mut rounds: Vec<Vec<Measured>> = kinds.iter().map(|_| Vec::new()).collect();
+                for _ in 0..cli.rounds {
+                    for (i, &kind) in kinds.iter().enumerate() {
+                        bar.set_message(format!(
+                            "{} {} t={t} {}",
+                            mix.label(),
+                            fmt_size(size),
+                            kind.name()
+                        ));
                         seed = seed
                             .wrapping_mul(6_364_136_223_846_793_005)
                             .wrapping_add(1_442_695_040_888_963_407);
-                        if let Some(m) = run_kind(kind, &spec, seed) {
-                            rounds.push(m);
-                        }
+                        rounds[i].push(run_kind(kind, &spec, seed));
                         bar.inc(1);
                     }
-                    if rounds.is_empty() {
-                        if !skipped.contains(&kind) {
-                            skipped.push(kind);
-                        }
-                        continue;
-                    }
-                    // With several rounds, keep the least disturbed one (the smallest share of
-                    // CPU used by other processes); the first such round on ties.
-                    let quietest = (0..rounds.len())
+                }
+                for (&kind, mut runs) in kinds.iter().zip(rounds) {
+                    // Keep the least disturbed round (the smallest share of CPU used by other
+                    // processes); the first such round on ties.
+                    let quietest = (0..runs.len())
                         .min_by(|&a, &b| {
-                            let others = |i: usize| rounds[i].others_cpu_percent.unwrap_or(0.0);
+                            let others = |i: usize| runs[i].others_cpu_percent.unwrap_or(0.0);
                             others(a).total_cmp(&others(b)).then(a.cmp(&b))
                         })
                         .unwrap_or(0);
-                    let measured = rounds.swap_remove(quietest);
                     cells.push(Cell {
                         contender: kind.name().to_owned(),
                         contender_id: kind.id().to_owned(),
                         mix,
                         size,
                         threads: t,
-                        measured,
+                        measured: runs.swap_remove(quietest),
                     });
                 }
             }
         }
     }
     bar.finish_and_clear();
-    for k in &skipped {
-        eprintln!(
-            "warning: contender {} is not available in this build; skipped",
-            k.name()
-        );
-    }
 
     machine.load_at_end = machine::loadavg();
     machine.process_peak_rss_bytes = machine::peak_rss();
-    let measured_kinds: Vec<Kind> = kinds.into_iter().filter(|k| !skipped.contains(k)).collect();
+    let measured_kinds = kinds;
     let config = Config {
         quick: cli.quick,
         large: cli.large,
         duration_ms,
         warmup_ms,
-        rounds: cli.rounds,
+        rounds: cli.rounds as usize,
         threads,
         sizes,
         mixes,
