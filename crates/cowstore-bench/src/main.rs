@@ -64,6 +64,13 @@ struct Cli {
     /// Runs per cell; the least disturbed run (least CPU used by other processes) is kept.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1000))]
     rounds: u64,
+    /// Before each group of cells, wait (up to --quiet-max-wait-s) until other processes use
+    /// less than this percentage of the machine's CPU capacity. 0 (default) never waits.
+    #[arg(long, default_value_t = 0.0, value_name = "PCT")]
+    quiet_below: f64,
+    /// Longest wait for a quiet machine before each group of cells, seconds.
+    #[arg(long, default_value_t = 60, value_name = "S")]
+    quiet_max_wait_s: u64,
     /// Do not draw a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -80,6 +87,23 @@ fn run_kind(kind: Kind, spec: &CellSpec, seed: u64) -> Measured {
         Kind::Mutex => run_cell::<Mutexed>(spec, seed),
         Kind::DashMap => run_cell::<Dash>(spec, seed),
         Kind::ArcSwapImbl => run_cell::<ArcSwapImbl>(spec, seed),
+    }
+}
+
+/// Samples the CPU use of other processes in half-second windows until it is below `percent`
+/// or `max` has passed; returns the time spent waiting.
+fn wait_for_quiet(percent: f64, max: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let before = machine::CpuSample::now();
+        std::thread::sleep(Duration::from_millis(500));
+        let others = before
+            .zip(machine::CpuSample::now())
+            .and_then(|(a, b)| a.others_percent(&b));
+        match others {
+            Some(p) if p >= percent && start.elapsed() < max => continue,
+            _ => return start.elapsed(),
+        }
     }
 }
 
@@ -165,6 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let mut cells = Vec::new();
+    let mut waited = Duration::ZERO;
     let mut seed = 0x5EED_C0DE_u64;
     // All contenders of one (mix, size, threads) run back to back, and with several rounds the
     // rounds go round-robin over the contenders, so the ratios between contenders see the same
@@ -179,6 +204,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     duration: Duration::from_millis(duration_ms),
                     warmup: Duration::from_millis(warmup_ms),
                 };
+                if cli.quiet_below > 0.0 {
+                    bar.set_message(format!("waiting for others' CPU < {}%", cli.quiet_below));
+                    waited +=
+                        wait_for_quiet(cli.quiet_below, Duration::from_secs(cli.quiet_max_wait_s));
+                }
                 let mut rounds: Vec<Vec<Measured>> = kinds.iter().map(|_| Vec::new()).collect();
                 for _ in 0..cli.rounds {
                     for (i, &kind) in kinds.iter().enumerate() {
@@ -227,6 +257,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         duration_ms,
         warmup_ms,
         rounds: cli.rounds as usize,
+        quiet_below_percent: cli.quiet_below,
+        waited_for_quiet_s: waited.as_secs_f64(),
         threads,
         sizes,
         mixes,

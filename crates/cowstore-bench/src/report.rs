@@ -21,6 +21,11 @@ pub(crate) struct Config {
     pub(crate) warmup_ms: u64,
     /// Runs per cell (the one least disturbed by other processes is kept).
     pub(crate) rounds: usize,
+    /// Before each group of cells the run waited for other processes to use less than this
+    /// share of the CPU (0 = never waited).
+    pub(crate) quiet_below_percent: f64,
+    /// Total time spent waiting for a quiet machine, seconds.
+    pub(crate) waited_for_quiet_s: f64,
     /// The thread axis.
     pub(crate) threads: Vec<usize>,
     /// The size axis (entries).
@@ -333,6 +338,15 @@ pub(crate) fn markdown(report: &Report, svgs: &[(String, String)]) -> String {
             String::new()
         }
     );
+    if c.quiet_below_percent > 0.0 {
+        let _ = writeln!(
+            s,
+            "- Before each group of cells (one mix, size and thread count; all contenders) the run \
+             waited until other processes used less than {}% of the CPU (at most a bounded time); \
+             it waited {:.0} s in total.",
+            c.quiet_below_percent, c.waited_for_quiet_s
+        );
+    }
     let _ = writeln!(s, "- Keys: {}.", c.key_distribution);
     let _ = writeln!(s, "- Writes: {}.", c.write_kind);
     let _ = writeln!(s, "- Latency: {}.", c.latency_sampling);
