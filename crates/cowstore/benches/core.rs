@@ -86,16 +86,16 @@ fn reads() -> Vec<(&'static str, ReadFn)> {
         ("cowstore::load", |c, _| c.cow.load().level),
         ("cowstore::snapshot", |c, _| c.cow.snapshot().level),
         ("cowstore::Reader::load", |_, s| {
-            s.cow_reader
-                .as_mut()
-                .expect("reader set up")
-                .load()
-                .level
+            s.cow_reader.as_mut().expect("reader set up").load().level
         }),
         ("arc_swap::load", |c, _| c.arc_swap.load().level),
         ("arc_swap::load_full", |c, _| c.arc_swap.load_full().level),
         ("arc_swap::Cache::load", |_, s| {
-            s.arc_swap_cache.as_mut().expect("cache set up").load().level
+            s.arc_swap_cache
+                .as_mut()
+                .expect("cache set up")
+                .load()
+                .level
         }),
         ("hazarc::load", |c, _| c.hazarc.load().level),
         ("hazarc::load_owned", |c, _| c.hazarc.load_owned().level),
@@ -124,7 +124,9 @@ fn read_single_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("read/1-thread");
     for (name, read) in reads() {
         let mut state = read_state(&contenders);
-        group.bench_function(name, |b| b.iter(|| black_box(read(&contenders, &mut state))));
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(read(&contenders, &mut state)))
+        });
     }
     group.finish();
 }

@@ -1,13 +1,13 @@
 //! Bookkeeping of retired versions that readers still pin.
 //!
-//! A node reports here when it stops being current (`on_retire`) and when its value is finally
-//! dropped (`on_reclaim`). Both happen at most once per version, off the read path, so a plain
-//! mutex is fine. It is deliberately `std`'s mutex even under loom: the critical sections contain
+//! A node reports here when it outlives its retirement because a reader still holds it
+//! (`on_retire`) and when its value is finally dropped (`on_reclaim`). A version nobody pins is
+//! dropped by the publish that retires it and never enters the map. Both happen at most once per
+//! version, off the read path, so a plain mutex is fine. It is deliberately `std`'s mutex even under loom: the critical sections contain
 //! no modelled operation, so a loom thread can never be switched out while holding it.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::raw::Meta;
@@ -35,7 +35,6 @@ struct Retired {
 #[derive(Debug, Default)]
 pub(crate) struct PinTracker {
     retired: Mutex<BTreeMap<u64, Retired>>,
-    reclaimed: AtomicU64,
 }
 
 impl PinTracker {
@@ -51,14 +50,9 @@ impl PinTracker {
         );
     }
 
+    /// A version registered by `on_retire` was dropped.
     pub(crate) fn on_reclaim(&self, version: u64) {
         self.lock().remove(&version);
-        self.reclaimed.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Versions reclaimed so far (their values dropped).
-    pub(crate) fn reclaimed(&self) -> u64 {
-        self.reclaimed.load(Ordering::Relaxed)
     }
 
     /// Retired versions still alive, oldest first.

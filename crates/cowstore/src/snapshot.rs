@@ -54,6 +54,10 @@ impl<T> Guard<'_, T> {
         }
     }
 
+    pub(crate) fn into_protected(self) -> Protected<T> {
+        self.inner
+    }
+
     /// The version this guard reads.
     ///
     /// ```

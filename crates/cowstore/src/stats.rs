@@ -39,13 +39,12 @@ pub struct Stats {
     pub cas_retries: u64,
     /// Live subscriptions, queue subscriptions and callbacks.
     pub subscribers: usize,
-    /// Versions whose value has been dropped.
+    /// Retired versions whose value has been dropped (`publishes - pinned_versions`).
     pub reclaimed: u64,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) publishes: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) aborted: AtomicU64,
     pub(crate) conflicts: AtomicU64,

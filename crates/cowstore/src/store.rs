@@ -27,6 +27,11 @@ struct Shared<T> {
     /// Serializes the locking write paths (everything but `update_cas`).
     writer: Mutex<()>,
     validators: RwLock<Arc<Vec<Arc<Validator<T>>>>>,
+    /// Lets writes skip the validator lock when there are none.
+    validator_count: std::sync::atomic::AtomicUsize,
+    /// Wall-clock and monotonic time of creation: publish times are derived from one monotonic
+    /// clock read (`published_at = epoch + elapsed`), saving a second clock read per publish.
+    epoch: (SystemTime, Instant),
     hub: Arc<Hub<T>>,
     pins: Arc<PinTracker>,
     counters: Counters,
@@ -186,7 +191,7 @@ fn run_validators<T>(validators: &[Arc<Validator<T>>], value: &T) -> Result<(), 
 thread_local_with_drop! {
     /// Stores (by address of their shared part) this thread is running a write closure or a
     /// validator for: a nested write to one of them would deadlock or loop forever.
-    static WRITING: RefCell<Vec<usize>> = RefCell::new(Vec::new());
+    static WRITING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Marks the calling thread as writing to a store for as long as it lives.
@@ -253,19 +258,22 @@ impl<T> Store<T> {
     ) -> Self {
         let pins = Arc::new(PinTracker::default());
         let bytes = size_of.as_ref().map_or(0, |f| f(&initial));
+        let epoch = (SystemTime::now(), Instant::now());
         let meta = Meta {
             version: 1,
-            published_at: SystemTime::now(),
-            published_instant: Instant::now(),
+            published_at: epoch.0,
+            published_instant: epoch.1,
             bytes,
         };
         let (cell, _initial) =
-            AtomicNode::new(NewNode::new(initial, meta, Some(Arc::clone(&pins))));
+            AtomicNode::new(NewNode::new(initial, meta), Some(Arc::clone(&pins)));
         Self {
             cell,
             shared: Arc::new(Shared {
                 writer: Mutex::new(()),
+                validator_count: std::sync::atomic::AtomicUsize::new(validators.len()),
                 validators: RwLock::new(Arc::new(validators)),
+                epoch,
                 hub: Arc::new(Hub::new()),
                 pins,
                 counters: Counters::default(),
@@ -344,14 +352,22 @@ impl<T> Store<T> {
         Arc::as_ptr(&self.shared).addr()
     }
 
-    fn validators(&self) -> Arc<Vec<Arc<Validator<T>>>> {
-        Arc::clone(
+    fn validators(&self) -> Option<Arc<Vec<Arc<Validator<T>>>>> {
+        if self
+            .shared
+            .validator_count
+            .load(std::sync::atomic::Ordering::Acquire)
+            == 0
+        {
+            return None;
+        }
+        Some(Arc::clone(
             &self
                 .shared
                 .validators
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        ))
     }
 
     /// Adds a validator that every later write must pass. The current value is not re-checked.
@@ -377,24 +393,29 @@ impl<T> Store<T> {
             check: Box::new(check),
         }));
         *validators = Arc::new(next);
+        self.shared
+            .validator_count
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     fn new_node(&self, value: T, version: u64) -> NewNode<T> {
         let bytes = self.shared.size_of.as_ref().map_or(0, |f| f(&value));
+        let now = Instant::now();
+        let (epoch_wall, epoch_mono) = self.shared.epoch;
         let meta = Meta {
             version,
-            published_at: SystemTime::now(),
-            published_instant: Instant::now(),
+            published_at: epoch_wall + now.saturating_duration_since(epoch_mono),
+            published_instant: now,
             bytes,
         };
-        NewNode::new(value, meta, Some(Arc::clone(&self.shared.pins)))
+        NewNode::new(value, meta)
     }
 
     /// The core of every write: derive, validate, compare-and-swap; again if the swap lost.
     fn write<E>(
         &self,
         locked: bool,
-        mut next: impl FnMut(&Snapshot<T>) -> Next<T, E>,
+        mut next: impl FnMut(&Guard<'_, T>) -> Next<T, E>,
     ) -> Result<Snapshot<T>, UpdateError<E>> {
         let Some(mark) = WritingMark::enter(self.id()) else {
             return Err(UpdateError::Reentrant);
@@ -402,19 +423,23 @@ impl<T> Store<T> {
         let validators = self.validators();
         let writer_lock = locked.then(|| lock(&self.shared.writer));
         let published = loop {
-            let current = self.snapshot();
+            // A borrowed guard is enough: it keeps the node, hence its address, alive, so the
+            // compare-and-swap below cannot succeed against a recycled node (no ABA).
+            let current = self.load();
             let value = match next(&current) {
                 Next::Publish(value) => value,
                 Next::Fail(error) => return Err(self.count_failure(error)),
             };
-            if let Err(error) = run_validators(&validators, &value) {
+            if let Some(validators) = &validators
+                && let Err(error) = run_validators(validators, &value)
+            {
                 return Err(self.count_failure(UpdateError::Rejected {
                     error,
                     current: current.version(),
                 }));
             }
             let node = self.new_node(value, current.version() + 1);
-            match self.cell.compare_and_swap(current.counted(), node) {
+            match self.cell.compare_and_swap(current.into_protected(), node) {
                 Ok(published) => break published,
                 Err(_lost) => Counters::bump(&self.shared.counters.cas_retries),
             }
@@ -438,7 +463,6 @@ impl<T> Store<T> {
 
     /// Counts a publish and tells subscribers; runs outside the writer lock.
     fn announce(&self, published: Counted<T>) -> Snapshot<T> {
-        Counters::bump(&self.shared.counters.publishes);
         let snapshot = Snapshot::new(published);
         self.shared.hub.publish(&snapshot);
         #[cfg(feature = "metrics")]
@@ -600,29 +624,32 @@ impl<T> Store<T> {
         let Some(mark) = WritingMark::enter(self.id()) else {
             return Err(UpdateError::Reentrant);
         };
-        let validators = self.validators();
-        if let Err(error) = run_validators(&validators, &value) {
+        if let Some(validators) = self.validators()
+            && let Err(error) = run_validators(&validators, &value)
+        {
             return Err(self.count_failure(UpdateError::Rejected {
                 error,
                 current: self.version(),
             }));
         }
-        let writer_lock = lock(&self.shared.writer);
-        let current = self.snapshot();
+        // A blind replace needs no serialization: there is no closure to run again, so a lost
+        // race just retries the compare-and-swap with the next version number.
+        let current = self.load();
         let mut node = self.new_node(value, current.version() + 1);
-        let mut current = current;
+        let mut current = current.into_protected();
         let published = loop {
-            match self.cell.compare_and_swap(current.counted(), node) {
+            match self.cell.compare_and_swap(current, node) {
                 Ok(published) => break published,
-                Err(lost) => {
+                Err((stale, lost)) => {
                     Counters::bump(&self.shared.counters.cas_retries);
+                    drop(stale);
+                    let fresh = self.load();
                     node = lost;
-                    current = self.snapshot();
-                    node.set_version(current.version() + 1);
+                    node.set_version(fresh.version() + 1);
+                    current = fresh.into_protected();
                 }
             }
         };
-        drop(writer_lock);
         drop(mark);
         Ok(self.announce(published))
     }
@@ -727,13 +754,15 @@ impl<T> Store<T> {
             pinned_versions,
             pinned_bytes,
             oldest_pinned,
-            publishes: Counters::get(&counters.publishes),
+            // Every publish adds one to the version and retires the version before it, which is
+            // dropped at once unless pinned.
+            publishes: current.version() - 1,
             rejected: Counters::get(&counters.rejected),
             aborted: Counters::get(&counters.aborted),
             conflicts: Counters::get(&counters.conflicts),
             cas_retries: Counters::get(&counters.cas_retries),
             subscribers: self.shared.hub.watchers(),
-            reclaimed: self.shared.pins.reclaimed(),
+            reclaimed: (current.version() - 1).saturating_sub(pinned_versions as u64),
         }
     }
 

@@ -17,6 +17,12 @@ pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
 /// Declares a thread-local with a destructor, through `std` or `loom`.
 macro_rules! thread_local_with_drop {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = const $init:block;) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $(#[$attr])* static $name: $ty = const $init; }
+        #[cfg(loom)]
+        loom::thread_local! { $(#[$attr])* static $name: $ty = $init; }
+    };
     ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
         #[cfg(not(loom))]
         std::thread_local! { $(#[$attr])* static $name: $ty = $init; }

@@ -93,6 +93,29 @@ fn load_races_with_store() {
     });
 }
 
+/// Regression: a writer that found a reader's slot borrowing the old node, and then failed to
+/// mark it paid because the reader had just released it, read that release with a relaxed
+/// ordering, so the reader's last reads did not happen before the writer dropped the node.
+#[test]
+fn load_clone_races_with_store() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let reader = {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                let guard = store.load();
+                let copy = Tracked::clone(&guard);
+                drop(guard);
+                copy.read()
+            })
+        };
+        store.store(Tracked::new(2, &drops)).unwrap();
+        assert!(matches!(reader.join().unwrap(), 1 | 2));
+        drop(store);
+    });
+}
+
 #[test]
 fn snapshot_races_with_store() {
     model(|| {

@@ -36,7 +36,9 @@ use std::ptr::{self, NonNull};
 
 use super::domain::{BORROW_SLOTS, Record, domain, with_record};
 use super::node::{MAIN, Meta, NewNode, Node};
+use crate::pins::PinTracker;
 use crate::sync::{AtomicPtr, Ordering, seq_cst_pair};
+use std::sync::Arc;
 
 /// Tag of a borrow slot whose debt a writer paid: the slot's owner now holds a strong unit.
 const PAID: usize = 0b1;
@@ -65,6 +67,8 @@ fn untagged<T>(ptr: *mut ()) -> NonNull<Node<T>> {
 /// The atomic pointer to the current node. Owns the store's unit of that node.
 pub(crate) struct AtomicNode<T> {
     current: AtomicPtr<Node<T>>,
+    /// Where retired versions that readers still hold are registered.
+    tracker: Option<Arc<PinTracker>>,
     _owns: PhantomData<Node<T>>,
 }
 
@@ -76,10 +80,11 @@ unsafe impl<T: Send + Sync> Sync for AtomicNode<T> {}
 
 impl<T> AtomicNode<T> {
     /// Publishes `node` as the first version and returns a handle to it.
-    pub(crate) fn new(node: NewNode<T>) -> (Self, Counted<T>) {
+    pub(crate) fn new(node: NewNode<T>, tracker: Option<Arc<PinTracker>>) -> (Self, Counted<T>) {
         let ptr = node.into_raw();
         let cell = Self {
             current: AtomicPtr::new(ptr.as_ptr()),
+            tracker,
             _owns: PhantomData,
         };
         // The node's initial units include the store's and the publisher's.
@@ -239,13 +244,15 @@ impl<T> AtomicNode<T> {
         self.protect().into_counted()
     }
 
-    /// Publishes `new` if the current node is still `expected`; on success, helps readers,
-    /// retires the old node and returns a handle to `new`. On failure `new` comes back.
+    /// Publishes `new` if the current node is still the one `expected` protects; on success,
+    /// helps readers, retires the old node and returns a handle to `new`. On failure both come
+    /// back. Protecting `expected` is what rules out ABA: its address cannot be recycled into a
+    /// different node meanwhile.
     pub(crate) fn compare_and_swap(
         &self,
-        expected: &Counted<T>,
+        expected: Protected<T>,
         new: NewNode<T>,
-    ) -> Result<Counted<T>, NewNode<T>> {
+    ) -> Result<Counted<T>, (Protected<T>, NewNode<T>)> {
         let new_ptr = new.into_raw();
         match self.current.compare_exchange(
             expected.ptr.as_ptr(),
@@ -256,16 +263,21 @@ impl<T> AtomicNode<T> {
             Ok(old) => {
                 seq_cst_pair();
                 let old = NonNull::new(old).expect("the current node is never null");
+                // The store's unit of `old`, ours now, keeps it alive until `retire`. Dropping our
+                // own protection first keeps `help_readers` from paying a debt to ourselves (which
+                // would also make the retired version look pinned). It cannot have been paid:
+                // only retiring `old` pays its borrowers, and `old` was current until our CAS.
+                drop(expected);
                 self.help_readers(old, new_ptr);
                 // SAFETY: we replaced `old` as current and helped every reader first.
-                unsafe { Node::retire(old) };
+                unsafe { Node::retire(old, self.tracker.as_ref()) };
                 Ok(Counted {
                     ptr: new_ptr,
                     counter: MAIN,
                 })
             }
             // SAFETY: the CAS failed, so `new_ptr` was never published.
-            Err(_) => Err(unsafe { NewNode::from_raw(new_ptr) }),
+            Err(_) => Err((expected, unsafe { NewNode::from_raw(new_ptr) })),
         }
     }
 
@@ -322,13 +334,13 @@ impl<T> AtomicNode<T> {
                         erased,
                         ptr::null_mut(),
                         Ordering::SeqCst,
-                        Ordering::Relaxed,
+                        Ordering::Acquire,
                     );
                 }
             }
         });
         // SAFETY: the cell owns the store's unit of its current node; this is its last use.
-        unsafe { Node::retire(current) };
+        unsafe { Node::retire(current, self.tracker.as_ref()) };
     }
 }
 
@@ -337,8 +349,11 @@ fn pay<T>(slot: &AtomicPtr<()>, node: NonNull<Node<T>>, expected: *mut (), repla
     // SAFETY: the paying writer still holds the store's unit of `node` (it retires it only
     // after helping), so the node is alive.
     unsafe { Node::acquire_unit(node) };
+    // Acquire on failure: if the reader released the slot meanwhile, its reads of the node
+    // must happen before the retirement that may now drop it (found by the loom model
+    // `load_clone_races_with_store`).
     if slot
-        .compare_exchange(expected, replacement, Ordering::SeqCst, Ordering::Relaxed)
+        .compare_exchange(expected, replacement, Ordering::SeqCst, Ordering::Acquire)
         .is_err()
     {
         // SAFETY: not handed over; the store's unit is still held, so this is not the last one.

@@ -3,16 +3,19 @@
 //! A node's value lives as long as its *strong units* (`strong`). Units are held by:
 //!
 //! - the store, while the node is current (one unit);
-//! - each reader shard with a non-zero count (one unit per shard — see below);
+//! - each snapshot shard with a non-zero count (one unit per shard — see below);
 //! - every `main`-counted handle: a writer's returned snapshot, a weak upgrade, a debt a writer
 //!   paid for a borrowed reader, a fallback load.
 //!
 //! **Sharded snapshot counts.** Cloning one `Arc` from many threads makes every clone fight over
 //! one cache line. Snapshots instead count in one of [`SHARDS`] cache-padded counters chosen by the
-//! thread. A shard holds one strong unit while its count is non-zero, and each shard starts with a
-//! *bias* of one while the node is current, so the common `snapshot()`/drop pair touches only the
-//! thread's own shard line. Retiring the node removes the biases; a shard that then reaches zero
-//! gives its unit back.
+//! thread. A shard holds one strong unit while its count is non-zero. So that the common
+//! `snapshot()`/drop pair on the current version touches only the thread's own shard line, the
+//! first snapshot taken in a shard while the node is current also installs a *bias* of one in
+//! that shard (and a bit in `biased`), which keeps the shard from dropping back to zero. Retiring
+//! the node sets `RETIRED` in `biased` (no bias can be installed after that) and removes the
+//! installed biases; a shard that then reaches zero gives its unit back. A node no reader took a
+//! snapshot of retires without touching any shard.
 //!
 //! **Why a shard can never resurrect a dead node:** a shard goes from zero to one only while the
 //! caller protects the node (a borrowed hazard slot or a counted handle), and a protected node
@@ -33,13 +36,35 @@ pub(crate) const SHARDS: usize = if cfg!(loom) { 2 } else { 8 };
 /// Counter id of handles that hold a strong unit directly (not through a shard).
 pub(crate) const MAIN: usize = usize::MAX;
 
+/// Set in `biased` once the node is retired: no more biases.
+const RETIRED: usize = 1 << (usize::BITS - 1);
+
 /// Above this many strong units or shard counts we abort, like `Arc` does, rather than risk an
 /// overflow that would free a live node.
 const MAX_COUNT: usize = isize::MAX as usize;
 
-/// Aligns its content to its own cache-line pair so that neighbours never share a line.
+/// Aligns its content to its own cache-line pair so that neighbours never share a line. Used
+/// for long-lived, rarely allocated structures (hazard records).
 #[repr(align(128))]
 pub(crate) struct CachePadded<T>(pub(crate) T);
+
+/// Puts a full cache line of padding before its content, so the content never shares a line
+/// with whatever precedes it. Unlike [`CachePadded`] it needs no over-alignment, which keeps a
+/// node an ordinary small allocation (over-aligned allocations take the allocator's slow path;
+/// this was the largest cost of a publish).
+#[repr(C)]
+pub(crate) struct Spaced<T> {
+    _lead: [std::mem::MaybeUninit<u8>; 64],
+    value: T,
+}
+
+impl<T> std::ops::Deref for Spaced<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
 
 /// What a node records about its publication. Immutable once published.
 #[derive(Clone, Debug)]
@@ -50,18 +75,27 @@ pub(crate) struct Meta {
     pub(crate) bytes: usize,
 }
 
+/// Read-only parts first, then each group of counters on lines of its own.
+#[repr(C)]
 pub(crate) struct Node<T> {
-    strong: AtomicUsize,
-    weak: AtomicUsize,
     meta: Meta,
-    tracker: Option<Arc<PinTracker>>,
-    shards: [CachePadded<AtomicUsize>; SHARDS],
+    /// Set (once, by the retiring writer) only when the version outlives its retirement.
+    tracker: UnsafeCell<Option<Arc<PinTracker>>>,
     value: UnsafeCell<ManuallyDrop<T>>,
+    counts: Spaced<Counts>,
+    shards: [Spaced<AtomicUsize>; SHARDS],
 }
 
-/// Initial strong units of a node about to be published: one per shard bias, one for the store,
-/// one for the handle the publisher gets back.
-const INITIAL_STRONG: usize = SHARDS + 2;
+struct Counts {
+    strong: AtomicUsize,
+    weak: AtomicUsize,
+    /// Bit `i`: shard `i` holds a bias; [`RETIRED`]: no new biases.
+    biased: AtomicUsize,
+}
+
+/// Initial strong units of a node about to be published: one for the store, one for the handle
+/// the publisher gets back.
+const INITIAL_STRONG: usize = 2;
 
 /// A node that is allocated but not yet published; its owner has exclusive access.
 pub(crate) struct NewNode<T> {
@@ -73,15 +107,28 @@ pub(crate) struct NewNode<T> {
 unsafe impl<T: Send> Send for NewNode<T> {}
 
 impl<T> NewNode<T> {
-    pub(crate) fn new(value: T, meta: Meta, tracker: Option<Arc<PinTracker>>) -> Self {
-        let node = Box::new(Node {
-            strong: AtomicUsize::new(INITIAL_STRONG),
-            weak: AtomicUsize::new(1),
-            meta,
-            tracker,
-            shards: std::array::from_fn(|_| CachePadded(AtomicUsize::new(1))),
-            value: UnsafeCell::new(ManuallyDrop::new(value)),
-        });
+    pub(crate) fn new(value: T, meta: Meta) -> Self {
+        // Built in place: a `Box::new(Node { .. })` would assemble the whole node, padding
+        // included, on the stack and copy it, which showed up as a tenth of a publish.
+        let mut node = Box::<Node<T>>::new_uninit();
+        let ptr = node.as_mut_ptr();
+        // SAFETY: `ptr` points to an allocation for a `Node<T>`; each field is written once
+        // through a raw place, without reading or creating references to uninitialised memory;
+        // the padding is `MaybeUninit` and needs no initialisation.
+        let node = unsafe {
+            (&raw mut (*ptr).meta).write(meta);
+            (&raw mut (*ptr).tracker).write(UnsafeCell::new(None));
+            (&raw mut (*ptr).value).write(UnsafeCell::new(ManuallyDrop::new(value)));
+            (&raw mut (*ptr).counts.value).write(Counts {
+                strong: AtomicUsize::new(INITIAL_STRONG),
+                weak: AtomicUsize::new(1),
+                biased: AtomicUsize::new(0),
+            });
+            for shard in 0..SHARDS {
+                (&raw mut (*ptr).shards[shard].value).write(AtomicUsize::new(0));
+            }
+            node.assume_init()
+        };
         Self {
             ptr: NonNull::from(Box::leak(node)),
         }
@@ -137,6 +184,7 @@ impl<T> Node<T> {
     pub(crate) unsafe fn acquire_unit(ptr: NonNull<Self>) {
         // SAFETY: the node is alive per the contract.
         let old = unsafe { ptr.as_ref() }
+            .counts
             .strong
             .fetch_add(1, Ordering::Relaxed);
         if old > MAX_COUNT {
@@ -150,22 +198,28 @@ impl<T> Node<T> {
     /// The caller must own the unit it releases.
     pub(crate) unsafe fn release_unit(ptr: NonNull<Self>) {
         // SAFETY: the caller owns a unit, and a unit is given back only once.
-        unsafe { Self::release_units(ptr, 1) }
+        unsafe { Self::release_units(ptr, 1) };
     }
 
+    /// Gives back `n` units; returns whether that dropped the value.
+    ///
     /// # Safety
     /// The caller must own the `n` units it releases.
-    unsafe fn release_units(ptr: NonNull<Self>, n: usize) {
+    unsafe fn release_units(ptr: NonNull<Self>, n: usize) -> bool {
         // AcqRel rather than Release + an acquire fence on zero: the same instruction on x86 and
         // ARMv8.1, and ThreadSanitizer understands it (it does not model fences).
         // SAFETY: the units keep the node alive until this decrement.
         let old = unsafe { ptr.as_ref() }
+            .counts
             .strong
             .fetch_sub(n, Ordering::AcqRel);
         debug_assert!(old >= n, "strong count underflow");
         if old == n {
             // SAFETY: that was the last unit: no one can reach the value any more.
             unsafe { Self::drop_value(ptr) };
+            true
+        } else {
+            false
         }
     }
 
@@ -175,14 +229,42 @@ impl<T> Node<T> {
     /// The caller must protect the node or hold a unit (see the module docs).
     pub(crate) unsafe fn acquire_shard(ptr: NonNull<Self>, shard: usize) {
         // SAFETY: the node is alive per the contract.
-        let counter = unsafe { &ptr.as_ref().shards[shard].0 };
+        let node = unsafe { ptr.as_ref() };
+        let counter = &node.shards[shard];
         let old = counter.fetch_add(1, Ordering::Relaxed);
         if old == 0 {
-            // The shard starts to hold a unit; `strong > 0` because the caller protects the node.
             // SAFETY: same contract.
-            unsafe { Self::acquire_unit(ptr) };
+            unsafe { Self::start_shard(ptr, shard) };
         } else if old > MAX_COUNT {
             std::process::abort();
+        }
+    }
+
+    /// The shard just went from zero to one: give it its unit and, while the node is current,
+    /// a bias that keeps it from going back to zero.
+    ///
+    /// # Safety
+    /// As [`acquire_shard`](Self::acquire_shard).
+    #[cold]
+    #[inline(never)]
+    unsafe fn start_shard(ptr: NonNull<Self>, shard: usize) {
+        // `strong > 0` because the caller protects the node.
+        // SAFETY: same contract.
+        unsafe { Self::acquire_unit(ptr) };
+        // SAFETY: same contract.
+        let node = unsafe { ptr.as_ref() };
+        let bit = 1 << shard;
+        if node.counts.biased.load(Ordering::Relaxed) & (RETIRED | bit) != 0 {
+            return;
+        }
+        // The bias count goes in before its bit: `retire` removes exactly the biases whose bit it
+        // sees, and a bias whose bit lands after `RETIRED` is taken back here.
+        node.shards[shard].fetch_add(1, Ordering::Relaxed);
+        let before = node.counts.biased.fetch_or(bit, Ordering::AcqRel);
+        if before & (RETIRED | bit) != 0 {
+            // Retired meanwhile (or, impossibly, biased twice): take the bias back. We still hold
+            // our own count in the shard, so it cannot reach zero here.
+            node.shards[shard].fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -192,7 +274,7 @@ impl<T> Node<T> {
     /// The caller must own the count it releases.
     pub(crate) unsafe fn release_shard(ptr: NonNull<Self>, shard: usize) {
         // SAFETY: the count keeps a unit, hence the node, alive.
-        let counter = unsafe { &ptr.as_ref().shards[shard].0 };
+        let counter = unsafe { &ptr.as_ref().shards[shard] };
         // AcqRel: the releaser of the shard's unit must carry the reads of every earlier holder
         // of this shard into the final release.
         if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -201,24 +283,45 @@ impl<T> Node<T> {
         }
     }
 
-    /// Removes the shard biases and the store's unit of a node that is no longer current.
+    /// Removes the shard biases and the store's unit of a node that is no longer current; if a
+    /// reader still holds the version, registers it with `tracker` as pinned.
     ///
     /// # Safety
     /// Must be called once, by whoever replaced the node as current, after helping readers.
-    pub(crate) unsafe fn retire(ptr: NonNull<Self>) {
-        // SAFETY: the store's unit keeps the node alive until `release_units` below.
+    pub(crate) unsafe fn retire(ptr: NonNull<Self>, tracker: Option<&Arc<PinTracker>>) {
+        // SAFETY: the store's unit keeps the node alive until it is released below.
         let node = unsafe { ptr.as_ref() };
-        if let Some(tracker) = &node.tracker {
-            tracker.on_retire(&node.meta);
-        }
+        let mut biased = node.counts.biased.fetch_or(RETIRED, Ordering::AcqRel) & !RETIRED;
         let mut units = 1;
-        for shard in &node.shards {
-            if shard.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+        while biased != 0 {
+            let shard = biased.trailing_zeros() as usize;
+            if node.shards[shard].fetch_sub(1, Ordering::AcqRel) == 1 {
                 units += 1;
             }
+            biased &= biased - 1;
         }
-        // SAFETY: the store's unit plus one unit per shard whose bias was its last count.
-        unsafe { Self::release_units(ptr, units) };
+        let Some(tracker) = tracker else {
+            // SAFETY: the store's unit plus one unit per shard whose bias was its last count.
+            unsafe { Self::release_units(ptr, units) };
+            return;
+        };
+        // Keep one unit while deciding whether the version outlives its retirement: only then
+        // is it registered as pinned (and unregistered when it is finally dropped).
+        // SAFETY: as above, minus the unit we keep, which holds the node.
+        if units > 1 && unsafe { Self::release_units(ptr, units - 1) } {
+            unreachable!("the kept unit holds the node");
+        }
+        if node.counts.strong.load(Ordering::Acquire) > 1 {
+            tracker.on_retire(&node.meta);
+            // SAFETY: only this (retiring) thread writes the cell, once, before the release
+            // below; the only reader is `drop_value`, which runs after that release.
+            unsafe { *node.tracker.get() = Some(Arc::clone(tracker)) };
+            node.counts
+                .biased
+                .fetch_or(PINNED_TRACKED, Ordering::Release);
+        }
+        // SAFETY: the unit we kept.
+        unsafe { Self::release_unit(ptr) };
     }
 
     /// Adds a weak reference (keeps the allocation, not the value).
@@ -227,7 +330,10 @@ impl<T> Node<T> {
     /// The caller must hold a strong unit or a weak reference.
     pub(crate) unsafe fn acquire_weak(ptr: NonNull<Self>) {
         // SAFETY: alive per the contract.
-        let old = unsafe { ptr.as_ref() }.weak.fetch_add(1, Ordering::Relaxed);
+        let old = unsafe { ptr.as_ref() }
+            .counts
+            .weak
+            .fetch_add(1, Ordering::Relaxed);
         if old > MAX_COUNT {
             std::process::abort();
         }
@@ -237,7 +343,12 @@ impl<T> Node<T> {
     /// The caller must own the weak reference it releases.
     pub(crate) unsafe fn release_weak(ptr: NonNull<Self>) {
         // SAFETY: the weak reference keeps the allocation alive until this decrement.
-        if unsafe { ptr.as_ref() }.weak.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if unsafe { ptr.as_ref() }
+            .counts
+            .weak
+            .fetch_sub(1, Ordering::AcqRel)
+            == 1
+        {
             // SAFETY: last reference of any kind; the value was already dropped (the strong units
             // collectively hold one weak reference, released only after the value drop).
             drop(unsafe { Box::from_raw(ptr.as_ptr()) });
@@ -250,7 +361,7 @@ impl<T> Node<T> {
     /// The caller must hold a weak reference.
     pub(crate) unsafe fn try_upgrade(ptr: NonNull<Self>) -> bool {
         // SAFETY: alive per the contract.
-        let strong = unsafe { &ptr.as_ref().strong };
+        let strong = unsafe { &ptr.as_ref().counts.strong };
         let mut current = strong.load(Ordering::Relaxed);
         loop {
             if current == 0 {
@@ -277,13 +388,29 @@ impl<T> Node<T> {
         {
             // SAFETY: the allocation is alive (the strong units' weak reference is still held).
             let node = unsafe { ptr.as_ref() };
-            if let Some(tracker) = &node.tracker {
-                tracker.on_reclaim(node.meta.version);
+            if node.counts.biased.load(Ordering::Acquire) & PINNED_TRACKED != 0 {
+                // SAFETY: written before the retiring thread's release, which happened before
+                // this final one; nobody writes it afterwards.
+                if let Some(tracker) = unsafe { &*node.tracker.get() } {
+                    tracker.on_reclaim(node.meta.version);
+                }
             }
         }
         // SAFETY: no strong unit is left, so no one reads the value; it is dropped only here.
         unsafe { ManuallyDrop::drop(&mut *(*ptr.as_ptr()).value.get()) };
-        // SAFETY: the weak reference owned collectively by the strong units.
-        unsafe { Self::release_weak(ptr) };
+        // SAFETY: the allocation is alive until the weak reference below is released.
+        let weak = unsafe { &ptr.as_ref().counts.weak };
+        if weak.load(Ordering::Acquire) == 1 {
+            // Only the strong units' collective weak reference is left, and with no strong unit
+            // nobody can create another one: skip the decrement and free directly.
+            // SAFETY: last reference of any kind; the value was dropped above.
+            drop(unsafe { Box::from_raw(ptr.as_ptr()) });
+        } else {
+            // SAFETY: the weak reference owned collectively by the strong units.
+            unsafe { Self::release_weak(ptr) };
+        }
     }
 }
+
+/// Set in `biased` when the version was registered as pinned at retirement.
+const PINNED_TRACKED: usize = 1 << (usize::BITS - 2);
