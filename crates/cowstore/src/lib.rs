@@ -73,9 +73,9 @@
 //! - Versions increase by one with every publish; a thread never observes a version older than
 //!   one it observed before.
 //! - Each retired value is dropped exactly once, as soon as no guard, snapshot or reader holds it.
-//! - `load` is wait-free when writes are serialized (every write path except
-//!   [`Store::update_cas`]); with concurrent `update_cas` publishers it is lock-free: a load may
-//!   restart only because another publish completed meanwhile.
+//! - `load` is wait-free when publishes do not race: every locking write path is serialized.
+//!   With concurrent [`Store::store`] or [`Store::update_cas`] publishers it is lock-free: a load
+//!   on its fallback path may restart, but only because yet another publish completed meanwhile.
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 

@@ -74,7 +74,7 @@ struct Shared<T> {
 /// | [`update_with`](Self::update_with) | builds the next value from `&T` (no `Clone`) | a validator refuses |
 /// | [`compare_and_set`](Self::compare_and_set) | once, if the version is still the expected one | another version is current |
 /// | [`update_cas`](Self::update_cas) | lock-free, again after each lost race | a validator refuses |
-/// | [`store`](Self::store) | — (blind replace) | a validator refuses |
+/// | [`store`](Self::store) | — (blind replace, lock-free) | a validator refuses |
 /// | [`batch`](Self::batch) | many closures, one publish | a validator refuses |
 ///
 /// The locking writes are serialized so no update is ever lost. They still publish with a

@@ -653,9 +653,9 @@ impl<T> QueueSubscription<T> {
     /// let store = cowstore::Store::new(0);
     /// let mut queue = store.subscribe_queue(8, cowstore::Overflow::DropOldest);
     /// store.store(3).unwrap();
-    /// assert_eq!(*block_on(queue.next()).unwrap(), 3);
+    /// assert_eq!(*block_on(queue.next_async()).unwrap(), 3);
     /// ```
-    pub fn next(&mut self) -> NextQueued<'_, T> {
+    pub fn next_async(&mut self) -> NextQueued<'_, T> {
         NextQueued { subscription: self }
     }
 }
@@ -678,7 +678,7 @@ impl<T> fmt::Debug for QueueSubscription<T> {
     }
 }
 
-/// Future returned by [`QueueSubscription::next`].
+/// Future returned by [`QueueSubscription::next_async`].
 #[must_use = "futures do nothing unless polled"]
 pub struct NextQueued<'a, T> {
     subscription: &'a mut QueueSubscription<T>,

@@ -498,9 +498,10 @@ fn async_changed_registers_waker_and_is_woken_by_publish() {
             other => panic!("expected the new version, got {other:?}"),
         }
     }
-    let mut changed = std::pin::pin!(sub.changed());
-    assert!(changed.as_mut().poll(&mut cx).is_pending());
-    drop(changed);
+    {
+        let mut changed = std::pin::pin!(sub.changed());
+        assert!(changed.as_mut().poll(&mut cx).is_pending());
+    }
     drop(store);
     let mut changed = std::pin::pin!(sub.changed());
     assert!(matches!(

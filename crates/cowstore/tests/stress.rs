@@ -189,7 +189,7 @@ fn many_readers_and_writers() {
                                 guard.check();
                             }
                             let newest = guards.iter().map(|g| g.version()).max().unwrap();
-                            observe(newest, &guards.last().unwrap());
+                            observe(newest, guards.last().unwrap());
                         }
                         _ => {
                             if let Some(old) = kept.first() {
