@@ -138,7 +138,14 @@ impl<K, V> Node<K, V> {
             if node.nodemap & bit == 0 {
                 return None;
             }
-            match node.slots.get(child_index(node, bit)) {
+            // A node whose 32 slots are all children (the top levels of a large map) needs no
+            // population count: its child for position p is at 31 - p.
+            let i = if node.nodemap == u32::MAX {
+                31 - ((hash >> shift) & 31) as usize
+            } else {
+                child_index(node, bit)
+            };
+            match node.slots.get(i) {
                 Some(Slot::Child(child)) => node = child,
                 _ => return None,
             }
