@@ -82,6 +82,11 @@
 pub mod collections;
 pub mod docs;
 
+/// The README's example is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
+
 mod error;
 mod pins;
 mod raw;
