@@ -121,6 +121,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub addr_file: Option<PathBuf>,
 
+    /// Threads serving HTTP, each with its own listening socket (SO_REUSEPORT) and
+    /// single-threaded runtime; 0 serves everything on one shared multi-threaded runtime.
+    /// Default: one per CPU.
+    #[arg(long, value_name = "N")]
+    pub io_threads: Option<usize>,
+
     /// At shutdown, wait this long for open requests before closing them.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
@@ -225,6 +231,9 @@ impl ServeArgs {
             },
             addr_file: self.addr_file,
             shutdown_timeout: self.shutdown_timeout,
+            io_threads: self
+                .io_threads
+                .unwrap_or_else(|| ServeConfig::default().io_threads),
         })
     }
 }

@@ -48,6 +48,9 @@ pub struct ServeConfig {
     pub addr_file: Option<PathBuf>,
     /// `--shutdown-timeout`: how long to wait for open requests at shutdown.
     pub shutdown_timeout: Duration,
+    /// `--io-threads`: single-threaded accept/serve runtimes sharing the port with
+    /// `SO_REUSEPORT` (used by [`run`]); 0 serves on the caller's runtime.
+    pub io_threads: usize,
 }
 
 impl Default for ServeConfig {
@@ -65,6 +68,7 @@ impl Default for ServeConfig {
             watch_options: WatchOptions::default(),
             addr_file: None,
             shutdown_timeout: Duration::from_secs(10),
+            io_threads: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -121,6 +125,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A server thread could not be started.
+    #[error("cannot start a server thread: {0}")]
+    Thread(std::io::Error),
     /// A signal handler could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -265,14 +272,94 @@ impl Instance {
         crate::http::app(self.state.clone())
     }
 
-    /// Serves on `listener` until `stop` resolves, then shuts down gracefully: long-polls
-    /// answer 304, event streams end, in-flight requests get up to the shutdown timeout.
-    /// Also runs the file watcher (file mode) and handles SIGHUP (reload in file mode).
+    /// Serves on `listener` (on the current runtime) until `stop` resolves, then shuts down
+    /// gracefully: long-polls answer 304, event streams end, in-flight requests get up to the
+    /// shutdown timeout. Also runs the file watcher (file mode) and handles SIGHUP (reload in
+    /// file mode).
     pub async fn serve(
         self,
         listener: TcpListener,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
+        let background = self.start_background()?;
+        let shutdown = self.state.shutdown().clone();
+        let router = self.router();
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stop.await;
+            tracing::info!("shutting down");
+            stopping.trigger();
+        });
+        serve_listener(listener, router, shutdown, self.shutdown_timeout).await;
+        self.finish(background).await;
+        Ok(())
+    }
+
+    /// Like [`serve`](Self::serve), but with `threads` single-threaded runtimes, each accepting
+    /// on its own `SO_REUSEPORT` socket bound to `addr` (the kernel spreads connections over
+    /// them), like nginx's worker processes: a request never hops between threads.
+    /// `on_bound` gets the bound address (useful with port 0) before serving starts.
+    pub async fn serve_per_core(
+        self,
+        addr: SocketAddr,
+        threads: usize,
+        on_bound: impl FnOnce(SocketAddr) -> Result<(), StartError>,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let threads = threads.max(1);
+        let bind_error = |source| StartError::Bind { addr, source };
+        let first = bind_reuseport(addr).map_err(bind_error)?;
+        let bound = first.local_addr().map_err(bind_error)?;
+        let mut listeners = vec![first];
+        for _ in 1..threads {
+            listeners.push(bind_reuseport(bound).map_err(|source| StartError::Bind {
+                addr: bound,
+                source,
+            })?);
+        }
+        on_bound(bound)?;
+        let background = self.start_background()?;
+        let shutdown = self.state.shutdown().clone();
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stop.await;
+            tracing::info!("shutting down");
+            stopping.trigger();
+        });
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let router = self.router();
+            let shutdown = shutdown.clone();
+            let timeout = self.shutdown_timeout;
+            let done = done_tx.clone();
+            std::thread::Builder::new()
+                .name(format!("cowd-io-{i}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a single-threaded runtime starts");
+                    runtime.block_on(async move {
+                        match TcpListener::from_std(listener) {
+                            Ok(listener) => {
+                                serve_listener(listener, router, shutdown, timeout).await
+                            }
+                            Err(error) => tracing::error!(%error, "cannot serve a listener"),
+                        }
+                    });
+                    drop(runtime);
+                    let _ = done.send(());
+                })
+                .map_err(StartError::Thread)?;
+        }
+        drop(done_tx);
+        while done_rx.recv().await.is_some() {}
+        shutdown.trigger();
+        self.finish(background).await;
+        Ok(())
+    }
+
+    fn start_background(&self) -> Result<Background, StartError> {
         let shutdown = self.state.shutdown().clone();
         let (hup_tx, hup_rx) = mpsc::unbounded_channel();
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -306,38 +393,70 @@ impl Instance {
             )?),
             None => None,
         };
-        let router = self.router();
-        let stopping = shutdown.clone();
-        let graceful = async move {
-            stop.await;
-            tracing::info!("shutting down");
-            stopping.trigger();
-        };
-        let server = axum::serve(listener, router).with_graceful_shutdown(graceful);
-        let mut server = tokio::spawn(server.into_future());
-        let timeout = self.shutdown_timeout;
-        tokio::select! {
-            result = &mut server => {
-                if let Ok(Err(error)) = result {
-                    tracing::error!(%error, "server error");
-                }
-            }
-            () = async { shutdown.wait().await; tokio::time::sleep(timeout).await } => {
-                tracing::warn!("requests still open {timeout:?} after shutdown started; closing them");
-                server.abort();
-            }
-        }
-        shutdown.trigger();
-        hup_task.abort();
-        if let Some(watcher) = watcher {
+        Ok(Background { hup_task, watcher })
+    }
+
+    async fn finish(&self, background: Background) {
+        self.state.shutdown().trigger();
+        background.hup_task.abort();
+        if let Some(watcher) = background.watcher {
             let _ = watcher.await;
         }
         tracing::info!(
             version = self.state.versions().current().version(),
             "stopped"
         );
-        Ok(())
     }
+}
+
+/// Tasks running beside the HTTP server.
+struct Background {
+    hup_task: tokio::task::JoinHandle<()>,
+    watcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Serves `router` on `listener` until `shutdown` triggers, then waits up to `timeout` for open
+/// connections.
+async fn serve_listener(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    timeout: Duration,
+) {
+    let graceful = {
+        let shutdown = shutdown.clone();
+        async move { shutdown.wait().await }
+    };
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, router).with_graceful_shutdown(graceful);
+    let mut server = tokio::spawn(server.into_future());
+    tokio::select! {
+        result = &mut server => {
+            if let Ok(Err(error)) = result {
+                tracing::error!(%error, "server error");
+            }
+        }
+        () = async { shutdown.wait().await; tokio::time::sleep(timeout).await } => {
+            tracing::warn!("requests still open {timeout:?} after shutdown started; closing them");
+            server.abort();
+        }
+    }
+}
+
+/// A non-blocking listening socket with `SO_REUSEPORT`, so several can share `addr`.
+fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 impl std::fmt::Debug for Instance {
@@ -385,28 +504,42 @@ pub async fn run(config: ServeConfig) -> Result<(), StartError> {
     let instance = tokio::task::spawn_blocking(move || Instance::open(&open_config))
         .await
         .expect("startup does not panic")?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind {
+    let mode = instance.state().backend().mode();
+    let version = instance.state().versions().current().version();
+    let addr_file = config.addr_file.clone();
+    let on_bound = move |addr: SocketAddr| {
+        if let Some(path) = &addr_file {
+            write_addr_file(path, addr).map_err(|source| StartError::AddrFile {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        tracing::info!(
+            mode,
+            version,
+            "listening on http://{addr} (dashboard at http://{addr}/)"
+        );
+        Ok(())
+    };
+    if config.io_threads == 0 {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
-    if let Some(path) = &config.addr_file {
-        write_addr_file(path, addr).map_err(|source| StartError::AddrFile {
-            path: path.clone(),
-            source,
-        })?;
+        on_bound(addr)?;
+        instance.serve(listener, termination()).await
+    } else {
+        instance
+            .serve_per_core(config.listen, config.io_threads, on_bound, termination())
+            .await
     }
-    tracing::info!(
-        mode = instance.state().backend().mode(),
-        version = instance.state().versions().current().version(),
-        "listening on http://{addr} (dashboard at http://{addr}/)"
-    );
-    instance.serve(listener, termination()).await
 }
 
 /// Writes `addr` to `path` atomically (temporary file, then rename).

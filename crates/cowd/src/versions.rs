@@ -84,10 +84,16 @@ impl Versions {
         }
     }
 
-    /// The current version through a wait-free guard (the hot read path).
+    /// Runs `f` on the current version through a wait-free guard (the hot read path: no
+    /// reference count is touched).
+    ///
+    /// The guard itself is not handed out on purpose: `Guard::version()` (the store's own
+    /// per-process publish counter) would shadow [`VersionRecord::version`].
     #[inline]
-    pub fn load(&self) -> Guard<'_, Current> {
-        self.store.load()
+    pub fn with_current<R>(&self, f: impl FnOnce(&VersionRecord) -> R) -> R {
+        let guard: Guard<'_, Current> = self.store.load();
+        let record: &VersionRecord = &guard;
+        f(record)
     }
 
     /// The current version.

@@ -733,6 +733,24 @@ fn history_is_pruned_to_the_limit_and_survives_restarts() {
 
     let server = InProcess::start(config);
     assert_eq!(get_config(&server.url("")), (6, json!({"i": 5})));
+    // After a restart the store's own counter restarts at 1; cowd's versions must not.
+    for pruned in [1, 2, 3] {
+        let response = client()
+            .get(server.url(&format!("/v1/config?version={pruned}")))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 404, "version {pruned} was pruned");
+    }
+    let response = client()
+        .get(server.url("/v1/config"))
+        .header("if-none-match", "\"1\"")
+        .send()
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "ETag \"1\" is not the current version"
+    );
     let after = json_of(client().get(server.url("/v1/history")).send().unwrap());
     assert_eq!(
         after["versions"], before["versions"],

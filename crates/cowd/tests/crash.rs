@@ -89,6 +89,15 @@ fn verify(daemon: &Daemon, ledger: &mut Ledger, round: usize) {
     ledger.in_flight.clear();
 }
 
+/// Keeps the work dir for inspection when `COWD_CRASH_KEEP` is set.
+fn scopeguard_keep(dir: tempfile::TempDir) -> tempfile::TempDir {
+    let mut dir = dir;
+    if std::env::var_os("COWD_CRASH_KEEP").is_some() {
+        dir.disable_cleanup(true);
+    }
+    dir
+}
+
 #[test]
 fn every_acknowledged_write_survives_sigkill() {
     let iterations: usize = std::env::var("COWD_CRASH_ITERATIONS")
@@ -97,6 +106,10 @@ fn every_acknowledged_write_survives_sigkill() {
         .unwrap_or(20);
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
+    if std::env::var_os("COWD_CRASH_KEEP").is_some() {
+        eprintln!("work dir: {}", work.path().display());
+    }
+    let work = scopeguard_keep(work);
     let history = HISTORY.to_string();
     let args = ["--history", history.as_str()];
     let env = [("COWD_TOKEN", TOKEN)];

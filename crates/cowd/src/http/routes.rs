@@ -1,6 +1,5 @@
 //! Handlers for the configuration endpoints: read, write, rollback, history, diff, health.
 
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -106,27 +105,24 @@ pub async fn get_config(
     query_string: Result<Query<ConfigQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let wanted = query(query_string)?.version;
+    let if_none_match = headers.get(header::IF_NONE_MATCH);
+    let answer = |record: &VersionRecord| match if_none_match {
+        Some(value) if if_none_match_matches(value, record.etag()) => not_modified(record),
+        _ => document_response(record),
+    };
     let versions = state.versions();
-    let record = {
-        let current = versions.load();
-        match wanted {
-            Some(v) if v != current.version() => None,
-            _ => Some(Arc::clone(&current)),
-        }
-    };
-    let record = match (record, wanted) {
-        (Some(record), _) => record,
-        (None, Some(v)) => versions.get(v).ok_or_else(|| {
-            ApiError::unknown_version(v, versions.oldest(), versions.current().version())
-        })?,
-        (None, None) => unreachable!("the current version is always found"),
-    };
-    if let Some(value) = headers.get(header::IF_NONE_MATCH) {
-        if if_none_match_matches(value, record.etag()) {
-            return Ok(not_modified(&record));
-        }
+    // The hot path: the current version, answered under the store's guard.
+    if let Some(response) = versions.with_current(|current| match wanted {
+        Some(v) if v != current.version() => None,
+        _ => Some(answer(current)),
+    }) {
+        return Ok(response);
     }
-    Ok(document_response(&record))
+    let v = wanted.expect("only a historical version misses the hot path");
+    let record = versions.get(v).ok_or_else(|| {
+        ApiError::unknown_version(v, versions.oldest(), versions.current().version())
+    })?;
+    Ok(answer(&record))
 }
 
 async fn read_body(
