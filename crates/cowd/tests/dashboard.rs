@@ -148,7 +148,16 @@ impl Page {
     fn wait_for(&mut self, what: &str, expression: &str, expected: &Value) {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let value = self.eval(expression);
+            // Exceptions (the page is still loading: an element is missing) mean "not yet".
+            let result = self.call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true}),
+            );
+            let value = if result.get("exceptionDetails").is_some() {
+                Value::Null
+            } else {
+                result["result"]["value"].clone()
+            };
             if &value == expected {
                 return;
             }
