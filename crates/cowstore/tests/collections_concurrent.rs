@@ -130,7 +130,9 @@ fn sharded_map_concurrent_writers_and_readers() {
                 start.wait();
                 let mut last = vec![0u32; (WRITERS * KEYS) as usize];
                 let mut reads = 0u64;
-                while !done.load(Ordering::Acquire) {
+                // At least one full pass, however fast the writers are.
+                loop {
+                    let finished = done.load(Ordering::Acquire);
                     for k in 0..WRITERS * KEYS {
                         // `None` before the first write is 0; after a value it can only mean
                         // the final removal, the largest state.
@@ -143,6 +145,9 @@ fn sharded_map_concurrent_writers_and_readers() {
                         );
                         last[k as usize] = v;
                         reads += 1;
+                    }
+                    if finished {
+                        break;
                     }
                 }
                 reads
@@ -234,13 +239,16 @@ fn layered_map_compaction_is_invisible_to_concurrent_readers() {
     let base: HashMap<u32, u32> = (0..1000).map(|k| (k, k)).collect();
     let map = Arc::new(LayeredMap::new(base));
     let done = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(3));
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (map, done) = (Arc::clone(&map), Arc::clone(&done));
+            let (map, done, start) = (Arc::clone(&map), Arc::clone(&done), Arc::clone(&start));
             thread::spawn(move || {
                 let mut last = 0;
                 let mut checks = 0u64;
-                while !done.load(Ordering::Acquire) {
+                start.wait();
+                loop {
+                    let finished = done.load(Ordering::Acquire);
                     let layers = map.snapshot();
                     // Keys 500.. are never written.
                     for k in (500..1000).step_by(7) {
@@ -253,11 +261,15 @@ fn layered_map_compaction_is_invisible_to_concurrent_readers() {
                     );
                     last = counter;
                     checks += 1;
+                    if finished {
+                        break;
+                    }
                 }
                 checks
             })
         })
         .collect();
+    start.wait();
     for i in 1..=2000u32 {
         map.set(1_000_000, i);
         map.set(i % 500, i);

@@ -146,10 +146,12 @@ pub(super) fn nodes_equal<K: Eq, V: PartialEq>(a: &Node<K, V>, b: &Node<K, V>, s
         return false;
     }
     let ndata = a.data_len(shift);
+    let nnodes = a.nodemap.count_ones() as usize;
+    let (la, lb) = (a.slots.len(), b.slots.len());
     (0..ndata).all(|i| {
         let (x, y) = (a.entry_at(i), b.entry_at(i));
         same_key(x, y) && x.value == y.value
-    }) && (ndata..a.slots.len()).all(|i| nodes_equal(a.child_at(i), b.child_at(i), shift + BITS))
+    }) && (1..=nnodes).all(|r| nodes_equal(a.child_at(la - r), b.child_at(lb - r), shift + BITS))
 }
 
 /// Diff of maps that do not hash alike: look every key up in the other map.

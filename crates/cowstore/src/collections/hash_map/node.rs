@@ -1,8 +1,9 @@
 //! The CHAMP trie: bitmap-compressed 32-way nodes with separate data and node bitmaps.
 //!
-//! A node is one `Arc<[Slot]>` allocation: its entries first (in bit order of `datamap`), then its
-//! children in *reverse* bit order of `nodemap` (as in the CHAMP paper: a child's index is then
-//! found with one population count). A child's two bitmaps live in the parent's slot next to
+//! A node is one `Arc<[Slot]>` allocation: its entries first (in bit order of `datamap`), then
+//! a gap of vacant slots, then its children in *reverse* bit order of `nodemap` ending at the
+//! last slot (as in the CHAMP paper: a child's index is found with one population count, and
+//! both regions grow into the gap, so a uniquely owned node takes new entries in place). A child's two bitmaps live in the parent's slot next to
 //! the pointer, so a lookup touches one allocation per level. Below the last level (all 64 hash
 //! bits used) a node is a *collision node*: bitmaps zero, entries in no particular order.
 //!
@@ -94,9 +95,11 @@ impl<K, V> Node<K, V> {
         Arc::ptr_eq(&self.slots, &other.slots)
     }
 
-    /// A node left with exactly one entry and no child is inlined into its parent.
+    /// A node left with exactly one entry and no child is inlined into its parent. (A
+    /// collision node has zero bitmaps and no vacant slots.)
     fn single_entry(&self) -> bool {
-        self.nodemap == 0 && self.slots.len() == 1
+        self.nodemap == 0
+            && (self.datamap.count_ones() == 1 || (self.datamap == 0 && self.slots.len() == 1))
     }
 
     pub(crate) fn entry_at(&self, i: usize) -> &Entry<K, V> {
@@ -243,6 +246,108 @@ fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, shift: u32) -> Node<K, V> {
     }
 }
 
+impl<K: Clone, V: Clone> Node<K, V> {
+    /// Makes the slots uniquely owned with at least `extra` vacant slots in the gap between
+    /// the entries and the children. A shared node is copied to the exact size it needs (path
+    /// copies stay compact); a unique node that is full grows by an eighth plus one slot (so a
+    /// map built by inserts mostly fills gaps in place instead of reallocating a node on every
+    /// insert, and wastes little memory).
+    fn reserve(&mut self, extra: usize) {
+        let ndata = self.datamap.count_ones() as usize;
+        let nnodes = self.nodemap.count_ones() as usize;
+        let used = ndata + nnodes;
+        let len = self.slots.len();
+        // Nothing ever takes a `Weak` to the slots, and `&mut self` excludes a concurrent clone
+        // of our handle, so a strong count of 1 means unique — read with a plain load instead of
+        // the read-modify-write of `Arc::get_mut`, on this hot path.
+        let unique = Arc::strong_count(&self.slots) == 1;
+        if unique && len - used >= extra {
+            return;
+        }
+        let cap = if unique {
+            (used + extra + (used + extra) / 8 + 1).min(32)
+        } else {
+            used + extra
+        };
+        let source = |i: usize| {
+            if i < ndata {
+                Some(i)
+            } else if i >= cap - nnodes {
+                Some(len - (cap - i))
+            } else {
+                None
+            }
+        };
+        let rebuilt: Arc<[Slot<K, V>]> = match Arc::get_mut(&mut self.slots) {
+            Some(old) => (0..cap)
+                .map(|i| {
+                    source(i).map_or(Slot::Vacant, |j| mem::replace(&mut old[j], Slot::Vacant))
+                })
+                .collect(),
+            None => (0..cap)
+                .map(|i| source(i).map_or(Slot::Vacant, |j| self.slots[j].clone()))
+                .collect(),
+        };
+        self.slots = rebuilt;
+    }
+
+    /// The slots, which `reserve` made uniquely owned.
+    fn unique_slots(&mut self) -> &mut [Slot<K, V>] {
+        Arc::get_mut(&mut self.slots).expect("reserved slots are unique")
+    }
+
+    /// Inserts an entry for `bit` (a free position).
+    fn insert_data(&mut self, bit: u32, entry: Entry<K, V>) {
+        self.reserve(1);
+        let (i, ndata) = (index(self.datamap, bit), self.datamap.count_ones() as usize);
+        let slots = self.unique_slots();
+        // `slots[ndata]` is the first vacant slot of the gap.
+        slots[i..=ndata].rotate_right(1);
+        slots[i] = Slot::Entry(entry);
+        self.datamap |= bit;
+    }
+
+    /// Takes out the entry for `bit`.
+    fn remove_data(&mut self, bit: u32) -> Entry<K, V> {
+        self.reserve(0);
+        let (i, ndata) = (index(self.datamap, bit), self.datamap.count_ones() as usize);
+        let slots = self.unique_slots();
+        let removed = mem::replace(&mut slots[i], Slot::Vacant);
+        slots[i..ndata].rotate_left(1);
+        self.datamap ^= bit;
+        into_entry(removed)
+    }
+
+    /// Inserts a child for `bit` (a free position); needs a vacant slot.
+    fn insert_child(&mut self, bit: u32, child: Node<K, V>) {
+        self.reserve(1);
+        let len = self.slots.len();
+        let nnodes = self.nodemap.count_ones() as usize;
+        let at = len - 1 - index(self.nodemap, bit);
+        let slots = self.unique_slots();
+        // `slots[len - nnodes - 1]` is the last vacant slot of the gap.
+        slots[len - nnodes - 1..=at].rotate_left(1);
+        slots[at] = Slot::Child(child);
+        self.nodemap |= bit;
+    }
+
+    /// Takes out the child for `bit`.
+    fn remove_child(&mut self, bit: u32) -> Node<K, V> {
+        self.reserve(0);
+        let len = self.slots.len();
+        let nnodes = self.nodemap.count_ones() as usize;
+        let at = len - 1 - index(self.nodemap, bit);
+        let slots = self.unique_slots();
+        let removed = mem::replace(&mut slots[at], Slot::Vacant);
+        slots[len - nnodes..=at].rotate_right(1);
+        self.nodemap ^= bit;
+        match removed {
+            Slot::Child(c) => c,
+            _ => unreachable!("node slot holds no child"),
+        }
+    }
+}
+
 impl<K: Clone + Eq, V: Clone> Node<K, V> {
     /// Inserts or replaces; returns the previous value. Copies only the nodes on the path that
     /// are shared, and changes uniquely owned ones in place.
@@ -274,13 +379,8 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
                     _ => unreachable!("data slot holds no entry"),
                 };
             }
-            let old = into_entry(take_slot(&mut self.slots, i));
-            let child = merge(old, entry, shift + BITS);
-            // The length is unchanged: one entry out, one child in.
-            let at = self.slots.len() - 1 - index(self.nodemap, bit);
-            splice(&mut self.slots, Some(i), Some((at, Slot::Child(child))));
-            self.datamap ^= bit;
-            self.nodemap |= bit;
+            let old = self.remove_data(bit);
+            self.insert_child(bit, merge(old, entry, shift + BITS));
             None
         } else if self.nodemap & bit != 0 {
             let i = child_index(self, bit);
@@ -289,9 +389,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
                 _ => unreachable!("node slot holds no child"),
             }
         } else {
-            let i = index(self.datamap, bit);
-            splice(&mut self.slots, None, Some((i, Slot::Entry(entry))));
-            self.datamap |= bit;
+            self.insert_data(bit, entry);
             None
         }
     }
@@ -315,11 +413,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         }
         let bit = bit_of(hash, shift);
         if self.datamap & bit != 0 {
-            let i = index(self.datamap, bit);
-            let removed = into_entry(take_slot(&mut self.slots, i));
-            splice(&mut self.slots, Some(i), None);
-            self.datamap ^= bit;
-            return removed;
+            return self.remove_data(bit);
         }
         debug_assert!(self.nodemap & bit != 0, "removed key is present");
         let i = child_index(self, bit);
@@ -330,11 +424,9 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         let removed = child.remove(shift + BITS, hash, key);
         if child.single_entry() {
             // Inline the last entry of the child into this node.
+            let mut child = self.remove_child(bit);
             let last = into_entry(take_slot(&mut child.slots, 0));
-            let at = index(self.datamap, bit);
-            splice(&mut self.slots, Some(i), Some((at, Slot::Entry(last))));
-            self.nodemap ^= bit;
-            self.datamap |= bit;
+            self.insert_data(bit, last);
         }
         removed
     }
