@@ -25,10 +25,9 @@ pub(crate) struct Node<V> {
 
 #[derive(Clone)]
 pub(crate) enum Children<V> {
-    Sparse {
-        bytes: Vec<u8>,
-        nodes: Vec<Arc<Node<V>>>,
-    },
+    /// Sorted by byte; one buffer, so a lookup scans it and follows the pointer it finds
+    /// without touching a second allocation.
+    Sparse(Vec<(u8, Arc<Node<V>>)>),
     Dense {
         count: usize,
         table: Box<[Option<Arc<Node<V>>>; 256]>,
@@ -39,19 +38,14 @@ impl<V> Node<V> {
     pub(crate) fn empty() -> Self {
         Self {
             values: Vec::new(),
-            children: Children::Sparse {
-                bytes: Vec::new(),
-                nodes: Vec::new(),
-            },
+            children: Children::Sparse(Vec::new()),
         }
     }
 
     #[inline]
     pub(crate) fn child(&self, byte: u8) -> Option<&Arc<Node<V>>> {
         match &self.children {
-            Children::Sparse { bytes, nodes } => {
-                bytes.iter().position(|&b| b == byte).map(|i| &nodes[i])
-            }
+            Children::Sparse(list) => list.iter().find(|(b, _)| *b == byte).map(|(_, n)| n),
             Children::Dense { table, .. } => table[usize::from(byte)].as_ref(),
         }
     }
@@ -59,7 +53,7 @@ impl<V> Node<V> {
     pub(crate) fn is_empty(&self) -> bool {
         self.values.is_empty()
             && match &self.children {
-                Children::Sparse { bytes, .. } => bytes.is_empty(),
+                Children::Sparse(list) => list.is_empty(),
                 Children::Dense { count, .. } => *count == 0,
             }
     }
@@ -84,7 +78,7 @@ impl<V> Node<V> {
     /// Children in byte order.
     pub(crate) fn children(&self) -> Vec<(u8, &Arc<Node<V>>)> {
         match &self.children {
-            Children::Sparse { bytes, nodes } => bytes.iter().copied().zip(nodes).collect(),
+            Children::Sparse(list) => list.iter().map(|(b, n)| (*b, n)).collect(),
             Children::Dense { table, .. } => table
                 .iter()
                 .enumerate()
@@ -123,28 +117,27 @@ impl<V: Clone> Node<V> {
 
     /// The child for `byte`, created empty if missing; copied first if shared.
     pub(crate) fn child_mut(&mut self, byte: u8) -> &mut Node<V> {
-        if let Children::Sparse { bytes, nodes } = &mut self.children {
-            if bytes.len() >= SPARSE_MAX && !bytes.contains(&byte) {
+        if let Children::Sparse(list) = &mut self.children {
+            if list.len() >= SPARSE_MAX && list.iter().all(|(b, _)| *b != byte) {
                 let mut table: Box<[Option<Arc<Node<V>>>; 256]> =
                     Box::new(std::array::from_fn(|_| None));
-                let count = bytes.len();
-                for (b, n) in bytes.drain(..).zip(nodes.drain(..)) {
+                let count = list.len();
+                for (b, n) in list.drain(..) {
                     table[usize::from(b)] = Some(n);
                 }
                 self.children = Children::Dense { count, table };
             }
         }
         let slot = match &mut self.children {
-            Children::Sparse { bytes, nodes } => {
-                let i = match bytes.binary_search(&byte) {
+            Children::Sparse(list) => {
+                let i = match list.binary_search_by_key(&byte, |(b, _)| *b) {
                     Ok(i) => i,
                     Err(i) => {
-                        bytes.insert(i, byte);
-                        nodes.insert(i, Arc::new(Node::empty()));
+                        list.insert(i, (byte, Arc::new(Node::empty())));
                         i
                     }
                 };
-                &mut nodes[i]
+                &mut list[i].1
             }
             Children::Dense { count, table } => {
                 let slot = &mut table[usize::from(byte)];
@@ -160,7 +153,10 @@ impl<V: Clone> Node<V> {
     /// The existing child for `byte`, copied first if shared.
     pub(crate) fn existing_child_mut(&mut self, byte: u8) -> Option<&mut Node<V>> {
         let slot = match &mut self.children {
-            Children::Sparse { bytes, nodes } => &mut nodes[bytes.binary_search(&byte).ok()?],
+            Children::Sparse(list) => {
+                let i = list.binary_search_by_key(&byte, |(b, _)| *b).ok()?;
+                &mut list[i].1
+            }
             Children::Dense { table, .. } => table[usize::from(byte)].as_mut()?,
         };
         Some(Arc::make_mut(slot))
@@ -169,10 +165,9 @@ impl<V: Clone> Node<V> {
     /// Drops the child for `byte`.
     pub(crate) fn remove_child(&mut self, byte: u8) {
         match &mut self.children {
-            Children::Sparse { bytes, nodes } => {
-                if let Ok(i) = bytes.binary_search(&byte) {
-                    bytes.remove(i);
-                    nodes.remove(i);
+            Children::Sparse(list) => {
+                if let Ok(i) = list.binary_search_by_key(&byte, |(b, _)| *b) {
+                    list.remove(i);
                 }
             }
             Children::Dense { count, table } => {
@@ -180,14 +175,10 @@ impl<V: Clone> Node<V> {
                     *count -= 1;
                 }
                 if *count < DENSE_MIN {
-                    let (mut bytes, mut nodes) = (Vec::new(), Vec::new());
-                    for (b, n) in table.iter_mut().enumerate() {
-                        if let Some(n) = n.take() {
-                            bytes.push(b as u8);
-                            nodes.push(n);
-                        }
-                    }
-                    self.children = Children::Sparse { bytes, nodes };
+                    let list = (0..=255u8)
+                        .filter_map(|b| Some((b, table[usize::from(b)].take()?)))
+                        .collect();
+                    self.children = Children::Sparse(list);
                 }
             }
         }
