@@ -308,6 +308,11 @@ impl Instance {
     ) -> Result<(), StartError> {
         let threads = threads.max(1);
         let bind_error = |source| StartError::Bind { addr, source };
+        if addr.port() != 0 {
+            // SO_REUSEPORT would silently share the port with another server that set it too
+            // (another cowd): make sure nobody listens there first.
+            drop(std::net::TcpListener::bind(addr).map_err(bind_error)?);
+        }
         let first = bind_reuseport(addr).map_err(bind_error)?;
         let bound = first.local_addr().map_err(bind_error)?;
         let mut listeners = vec![first];

@@ -232,6 +232,16 @@ fn token_file_enables_writes_and_a_second_server_cannot_share_the_data_dir() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("in use by another cowd"), "{stderr}");
+
+    // Nor can a second server take the same port (SO_REUSEPORT must not share it).
+    let output = Command::new(cowd_bin())
+        .args(["serve", "--listen", &daemon.addr.to_string(), "--data-dir"])
+        .arg(work.path().join("other-data"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! Handlers for the configuration endpoints: read, write, rollback, history, diff, health.
 
-
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
