@@ -20,6 +20,13 @@ use self::node::{Node, mask};
 /// its path: a route table of 50K prefixes changes one route without a rebuild while readers
 /// keep using the previous version.
 ///
+/// # Limits
+///
+/// The trie has no path compression: a prefix of `b` bytes makes `b` nodes (shared with every
+/// prefix that starts the same way). It suits IP prefixes and URL-path prefixes of up to a few
+/// hundred bytes; very long keys (tens of thousands of bytes) make deep chains whose
+/// recursive drop and removal use stack in proportion to the key length.
+///
 /// ```
 /// use cowstore::collections::PrefixMap;
 ///
