@@ -432,8 +432,10 @@ fn embedded_mode_ignores_sighup_and_seeds_only_once() {
     daemon.signal(Signal::SIGHUP);
     wait_for_log(&daemon, "SIGHUP ignored");
     assert_eq!(current_version(&daemon.url("")), 2);
-    daemon.signal(Signal::SIGTERM);
+    // Ctrl-C stops it cleanly too.
+    daemon.signal(Signal::SIGINT);
     assert!(daemon.wait_exit().success());
+    assert!(daemon.log_text().contains("SIGINT received"));
     fs::write(&file, r#"{"seed": "changed"}"#).unwrap();
     let daemon = Daemon::start(work.path(), &data, &args, &[("COWD_TOKEN", TOKEN)]);
     assert_eq!(get_config(&daemon.url("")), (2, json!({"api": 2})));
