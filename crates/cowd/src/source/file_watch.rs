@@ -384,6 +384,15 @@ fn update_watches(
     watched: &mut HashSet<PathBuf>,
     wanted: HashSet<PathBuf>,
 ) {
+    // Directories that disappeared (an old ConfigMap timestamp directory) are not watched
+    // any more; forget them so the set does not grow with every swap.
+    watched.retain(|dir| {
+        let keep = dir.exists();
+        if !keep {
+            let _ = watcher.unwatch(dir);
+        }
+        keep
+    });
     for dir in wanted {
         if watched.contains(&dir) && dir.exists() {
             continue;
