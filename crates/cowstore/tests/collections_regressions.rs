@@ -2,10 +2,9 @@
 //!
 //! - `regression_imbl_160_161_*`: imbl issues #160 and #161 report that `OrdMap::diff` misses
 //!   single-key updates in a leaf next to shared leaves (about one update in eight). Our diffs
-//!   skip a
-//!   shared subtree only when it is the next pending item of both versions (`OrdMap`) or sits at
-//!   the same hash prefix (`HashMap`); these tests update every key of multi-level maps, one at
-//!   a time, next to shared neighbours, and require exactly that one change to be reported.
+//!   skip a shared subtree only when it is the next pending item of both versions (`OrdMap`) or
+//!   sits at the same hash prefix (`HashMap`); these tests update every key of multi-level maps,
+//!   one at a time, next to shared neighbours, and require exactly that one change reported.
 
 use cowstore::collections::{DiffItem, HashMap, OrdMap};
 
