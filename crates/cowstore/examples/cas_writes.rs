@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p cowstore --example cas_writes`
 
+use cowstore::Snapshot;
 use std::sync::Arc;
 
 use cowstore::{Store, UpdateError};
@@ -12,8 +13,8 @@ fn main() {
 
     // Two clerks read version 1 and both try to sell the last items.
     let seen = inventory.snapshot();
-    let first = inventory.compare_and_set(seen.version(), |stock| *stock -= 7);
-    let second = inventory.compare_and_set(seen.version(), |stock| *stock -= 7);
+    let first = inventory.compare_and_set(Snapshot::version(&seen), |stock| *stock -= 7);
+    let second = inventory.compare_and_set(Snapshot::version(&seen), |stock| *stock -= 7);
     println!("first clerk: {:?}", first.map(|s| *s));
     match second {
         Err(UpdateError::Conflict { expected, current }) => {
@@ -24,7 +25,7 @@ fn main() {
             let now = inventory.snapshot();
             if *now >= 7 {
                 inventory
-                    .compare_and_set(now.version(), |stock| *stock -= 7)
+                    .compare_and_set(Snapshot::version(&now), |stock| *stock -= 7)
                     .unwrap();
             } else {
                 println!("second clerk: only {} left, sale refused", *now);

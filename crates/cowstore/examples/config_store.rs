@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p cowstore --example config_store`
 
+use cowstore::{Guard, Snapshot};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,8 +42,11 @@ fn main() {
                     let host =
                         &current.upstream_hosts[served as usize % current.upstream_hosts.len()];
                     assert!(!host.is_empty());
-                    assert!(current.version() >= last_version, "never goes back");
-                    last_version = current.version();
+                    assert!(
+                        Snapshot::version(current) >= last_version,
+                        "never goes back"
+                    );
+                    last_version = Snapshot::version(current);
                     served += 1;
                 }
                 println!("handler {id}: served {served} requests, last saw version {last_version}");
@@ -60,8 +64,8 @@ fn main() {
         .expect("no validators, cannot fail");
     println!(
         "published version {} at {:?}: {} hosts, flags {:?}",
-        published.version(),
-        published.published_at(),
+        Snapshot::version(&published),
+        Snapshot::published_at(&published),
         published.upstream_hosts.len(),
         published.feature_flags
     );
@@ -72,7 +76,7 @@ fn main() {
     let now = config.load();
     println!(
         "now: version {} log_level={} timeout={:?}",
-        now.version(),
+        Guard::version(&now),
         now.log_level,
         now.timeout
     );

@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo run -p cowstore --example layered_map`.
 
+use cowstore::Snapshot;
 use cowstore::collections::{HashMap, LayeredMap};
 
 fn main() {
@@ -27,7 +28,7 @@ fn main() {
     let layers = flags.snapshot();
     println!(
         "version {}: {} base flags, {} overrides, {} effective",
-        layers.version(),
+        Snapshot::version(&layers),
         layers.base().len(),
         layers.overrides().len(),
         layers.len()
@@ -44,7 +45,7 @@ fn main() {
     assert_eq!(compacted.get("beta_search"), None);
     println!(
         "version {}: {} base flags, {} overrides after compact",
-        compacted.version(),
+        Snapshot::version(&compacted),
         compacted.base().len(),
         compacted.overrides().len()
     );

@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p cowstore --example subscribers`
 
+use cowstore::Snapshot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,7 +18,7 @@ fn main() {
     let slow = std::thread::spawn(move || {
         let mut seen = Vec::new();
         while let Ok(snapshot) = latest.recv_timeout(Duration::from_millis(300)) {
-            seen.push(snapshot.version());
+            seen.push(Snapshot::version(&snapshot));
             std::thread::sleep(Duration::from_millis(20)); // slow work
         }
         seen
@@ -48,7 +49,7 @@ fn main() {
         flags.version()
     );
     let audited: Vec<u64> = std::iter::from_fn(|| audit.try_recv().ok())
-        .map(|s| s.version())
+        .map(|s| Snapshot::version(&s))
         .collect();
     println!(
         "audit queue: {} versions in order, {} dropped",

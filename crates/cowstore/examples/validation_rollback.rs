@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p cowstore --example validation_rollback`
 
+use cowstore::Snapshot;
 use cowstore::{Store, UpdateError, ValidationError};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -37,7 +38,11 @@ fn main() {
     .expect("the initial value is valid");
 
     let good = limits.update(|l| l.max_connections = 200).unwrap();
-    println!("published version {}: {:?}", good.version(), *good);
+    println!(
+        "published version {}: {:?}",
+        Snapshot::version(&good),
+        *good
+    );
 
     // A bad change: refused, and version 2 keeps serving.
     match limits.update(|l| l.max_connections = 0) {
@@ -55,7 +60,7 @@ fn main() {
             Ok(())
         }
     });
-    println!("try_update: {:?}", aborted.map(|s| s.version()));
+    println!("try_update: {:?}", aborted.map(|s| Snapshot::version(&s)));
 
     // Keep old versions around to roll back to: a snapshot is cheap and never changes.
     let known_good = limits.snapshot();
@@ -63,8 +68,8 @@ fn main() {
     let rolled_back = limits.store(Limits::clone(&known_good)).unwrap();
     println!(
         "rolled back to the content of version {} as version {}: {:?}",
-        known_good.version(),
-        rolled_back.version(),
+        Snapshot::version(&known_good),
+        Snapshot::version(&rolled_back),
         *rolled_back
     );
     let stats = limits.stats();

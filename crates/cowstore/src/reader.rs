@@ -22,7 +22,7 @@ use crate::store::Store;
 /// assert_eq!(reader.load().len(), 1);
 /// store.update(|v| v.push("b")).unwrap();
 /// assert_eq!(reader.load().len(), 2);
-/// assert_eq!(reader.load().version(), 2);
+/// assert_eq!(cowstore::Snapshot::version(&reader.load()), 2);
 /// ```
 pub struct Reader<'store, T> {
     store: &'store Store<T>,

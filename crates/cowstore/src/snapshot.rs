@@ -19,8 +19,11 @@ use crate::raw::{Counted, Protected, WeakNode};
 /// let store = cowstore::Store::new(vec![1, 2, 3]);
 /// let guard = store.load();
 /// assert_eq!(guard.len(), 3);
-/// assert_eq!(guard.version(), 1);
+/// assert_eq!(cowstore::Guard::version(&guard), 1);
 /// ```
+///
+/// Its metadata accessors are associated functions (`Guard::version(&g)`), so they never shadow
+/// methods of `T`.
 ///
 /// A guard cannot cross threads:
 ///
@@ -36,7 +39,7 @@ use crate::raw::{Counted, Protected, WeakNode};
 ///
 /// ```
 /// let store = cowstore::Store::new(1);
-/// let snapshot = store.load().to_snapshot();
+/// let snapshot = cowstore::Guard::to_snapshot(&store.load());
 /// std::thread::scope(|s| {
 ///     s.spawn(move || *snapshot + 1);
 /// });
@@ -63,53 +66,53 @@ impl<T> Guard<'_, T> {
     /// ```
     /// let store = cowstore::Store::new(0);
     /// store.store(5).unwrap();
-    /// assert_eq!(store.load().version(), 2);
+    /// assert_eq!(cowstore::Guard::version(&store.load()), 2);
     /// ```
-    pub fn version(&self) -> u64 {
-        self.inner.meta().version
+    pub fn version(this: &Self) -> u64 {
+        this.inner.meta().version
     }
 
     /// When this version was published.
     ///
     /// ```
     /// let store = cowstore::Store::new(0);
-    /// assert!(store.load().published_at() <= std::time::SystemTime::now());
+    /// assert!(cowstore::Guard::published_at(&store.load()) <= std::time::SystemTime::now());
     /// ```
-    pub fn published_at(&self) -> SystemTime {
-        self.inner.meta().published_at
+    pub fn published_at(this: &Self) -> SystemTime {
+        this.inner.meta().published_at
     }
 
     /// Time elapsed since this version was published (monotonic clock).
     ///
     /// ```
     /// let store = cowstore::Store::new(0);
-    /// assert!(store.load().age() < std::time::Duration::from_secs(60));
+    /// assert!(cowstore::Guard::age(&store.load()) < std::time::Duration::from_secs(60));
     /// ```
-    pub fn age(&self) -> Duration {
-        self.inner.meta().published_instant.elapsed()
+    pub fn age(this: &Self) -> Duration {
+        this.inner.meta().published_instant.elapsed()
     }
 
     /// An owned handle to the same version, which may outlive the guard and cross threads.
     ///
     /// ```
     /// let store = cowstore::Store::new("v1");
-    /// let snapshot = store.load().to_snapshot();
+    /// let snapshot = cowstore::Guard::to_snapshot(&store.load());
     /// store.store("v2").unwrap();
     /// assert_eq!(*snapshot, "v1");
     /// ```
-    pub fn to_snapshot(&self) -> Snapshot<T> {
-        Snapshot::new(self.inner.to_counted())
+    pub fn to_snapshot(this: &Self) -> Snapshot<T> {
+        Snapshot::new(this.inner.to_counted())
     }
 
     /// Converts the guard into an owned handle.
     ///
     /// ```
     /// let store = cowstore::Store::new(1);
-    /// let snapshot = store.load().into_snapshot();
-    /// assert_eq!(snapshot.version(), 1);
+    /// let snapshot = cowstore::Guard::into_snapshot(store.load());
+    /// assert_eq!(cowstore::Snapshot::version(&snapshot), 1);
     /// ```
-    pub fn into_snapshot(self) -> Snapshot<T> {
-        Snapshot::new(self.inner.into_counted())
+    pub fn into_snapshot(this: Self) -> Snapshot<T> {
+        Snapshot::new(this.inner.into_counted())
     }
 }
 
@@ -125,7 +128,7 @@ impl<T> Deref for Guard<'_, T> {
 impl<T: fmt::Debug> fmt::Debug for Guard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
-            .field("version", &self.version())
+            .field("version", &Guard::version(self))
             .field("value", &**self)
             .finish()
     }
@@ -146,8 +149,12 @@ impl<T: fmt::Debug> fmt::Debug for Guard<'_, T> {
 /// store.update(|s| s.push_str(", world")).unwrap();
 /// assert_eq!(*before, "hello");            // old versions never change
 /// assert_eq!(*store.snapshot(), "hello, world");
-/// assert_eq!((before.version(), store.version()), (1, 2));
+/// assert_eq!((cowstore::Snapshot::version(&before), store.version()), (1, 2));
 /// ```
+///
+/// Like `Arc`, a snapshot adds no methods that could shadow `T`'s: its metadata accessors are
+/// associated functions (`Snapshot::version(&s)`), so `s.version()` always means `T`'s own
+/// method.
 ///
 /// A published snapshot is immutable: there is no way to get `&mut T` from it.
 ///
@@ -181,45 +188,45 @@ impl<T> Snapshot<T> {
     ///
     /// ```
     /// let store = cowstore::Store::new(0);
-    /// assert_eq!(store.snapshot().version(), 1);
+    /// assert_eq!(cowstore::Snapshot::version(&store.snapshot()), 1);
     /// ```
-    pub fn version(&self) -> u64 {
-        self.inner.meta().version
+    pub fn version(this: &Self) -> u64 {
+        this.inner.meta().version
     }
 
     /// Wall-clock time of publication.
     ///
     /// ```
     /// let store = cowstore::Store::new(0);
-    /// assert!(store.snapshot().published_at() <= std::time::SystemTime::now());
+    /// assert!(cowstore::Snapshot::published_at(&store.snapshot()) <= std::time::SystemTime::now());
     /// ```
-    pub fn published_at(&self) -> SystemTime {
-        self.inner.meta().published_at
+    pub fn published_at(this: &Self) -> SystemTime {
+        this.inner.meta().published_at
     }
 
     /// Time elapsed since publication (monotonic clock).
     ///
     /// ```
     /// let store = cowstore::Store::new(0);
-    /// assert!(store.snapshot().age() < std::time::Duration::from_secs(60));
+    /// assert!(cowstore::Snapshot::age(&store.snapshot()) < std::time::Duration::from_secs(60));
     /// ```
-    pub fn age(&self) -> Duration {
-        self.inner.meta().published_instant.elapsed()
+    pub fn age(this: &Self) -> Duration {
+        this.inner.meta().published_instant.elapsed()
     }
 
     /// A weak handle that identifies this version without pinning it.
     ///
     /// ```
     /// let store = cowstore::Store::new(vec![0u8; 1024]);
-    /// let weak = store.snapshot().downgrade(); // the temporary snapshot is dropped here
+    /// let weak = cowstore::Snapshot::downgrade(&store.snapshot()); // the temporary snapshot is dropped here
     /// assert!(weak.upgrade().is_some());        // still current
     /// store.store(vec![]).unwrap();
     /// assert!(weak.upgrade().is_none());        // retired and no longer pinned: freed
     /// assert_eq!(weak.version(), 1);
     /// ```
-    pub fn downgrade(&self) -> WeakSnapshot<T> {
+    pub fn downgrade(this: &Self) -> WeakSnapshot<T> {
         WeakSnapshot {
-            inner: self.inner.downgrade(),
+            inner: this.inner.downgrade(),
         }
     }
 
@@ -261,7 +268,7 @@ impl<T> AsRef<T> for Snapshot<T> {
 impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snapshot")
-            .field("version", &self.version())
+            .field("version", &Snapshot::version(self))
             .field("value", &**self)
             .finish()
     }
@@ -307,7 +314,7 @@ impl<T> WeakSnapshot<T> {
     /// ```
     /// let store = cowstore::Store::new(1);
     /// let snapshot = store.snapshot();
-    /// assert_eq!(*snapshot.downgrade().upgrade().unwrap(), 1);
+    /// assert_eq!(*cowstore::Snapshot::downgrade(&snapshot).upgrade().unwrap(), 1);
     /// ```
     pub fn upgrade(&self) -> Option<Snapshot<T>> {
         self.inner.upgrade().map(Snapshot::new)
@@ -317,7 +324,7 @@ impl<T> WeakSnapshot<T> {
     ///
     /// ```
     /// let store = cowstore::Store::new(1);
-    /// assert_eq!(store.snapshot().downgrade().version(), 1);
+    /// assert_eq!(cowstore::Snapshot::downgrade(&store.snapshot()).version(), 1);
     /// ```
     pub fn version(&self) -> u64 {
         self.inner.meta().version
@@ -328,7 +335,7 @@ impl<T> WeakSnapshot<T> {
     /// ```
     /// let store = cowstore::Store::new(1);
     /// let snapshot = store.snapshot();
-    /// let weak = snapshot.downgrade();
+    /// let weak = cowstore::Snapshot::downgrade(&snapshot);
     /// assert!(weak.is_version_of(&snapshot));
     /// let next = store.store(2).unwrap();
     /// assert!(!weak.is_version_of(&next));

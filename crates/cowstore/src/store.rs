@@ -32,6 +32,8 @@ struct Shared<T> {
     /// Wall-clock and monotonic time of creation: publish times are derived from one monotonic
     /// clock read (`published_at = epoch + elapsed`), saving a second clock read per publish.
     epoch: (SystemTime, Instant),
+    /// The version of the initial value (publishes = current - initial).
+    initial_version: u64,
     hub: Arc<Hub<T>>,
     pins: Arc<PinTracker>,
     counters: Counters,
@@ -61,7 +63,7 @@ struct Shared<T> {
 /// let new = store.update(|c| c.hosts.push("b".into())).unwrap();
 /// assert_eq!(old.hosts, ["a"]);              // the old version is untouched
 /// assert_eq!(new.hosts, ["a", "b"]);
-/// assert_eq!((old.version(), new.version()), (1, 2));
+/// assert_eq!((cowstore::Snapshot::version(&old), cowstore::Snapshot::version(&new)), (1, 2));
 /// assert_eq!(store.load().level, 1);
 /// ```
 ///
@@ -91,6 +93,8 @@ pub struct Builder<T> {
     validators: Vec<Arc<Validator<T>>>,
     size_of: Option<Box<SizeFn<T>>>,
     name: Option<String>,
+    initial_version: u64,
+    initial_published_at: Option<SystemTime>,
 }
 
 impl<T> Builder<T> {
@@ -162,12 +166,40 @@ impl<T> Builder<T> {
     /// ```
     pub fn build(self) -> Result<Store<T>, ValidationError> {
         run_validators(&self.validators, &self.initial)?;
-        Ok(Store::from_parts(
-            self.initial,
-            self.validators,
-            self.size_of,
-            self.name,
-        ))
+        Ok(Store::from_builder(self))
+    }
+
+    /// Numbers the initial value `version` instead of 1, and later publishes from there: for a
+    /// store that continues a history persisted elsewhere (a journal, a leader, etcd).
+    ///
+    /// # Panics
+    /// If `version` is 0: versions start at 1.
+    ///
+    /// ```
+    /// let store = cowstore::Store::builder("restored").initial_version(41).build().unwrap();
+    /// assert_eq!(store.version(), 41);
+    /// assert_eq!(cowstore::Snapshot::version(&store.store("next").unwrap()), 42);
+    /// ```
+    pub fn initial_version(mut self, version: u64) -> Self {
+        assert!(version > 0, "versions start at 1");
+        self.initial_version = version;
+        self
+    }
+
+    /// Records the initial value as published at `time` (default: now), for a restored
+    /// version; its [`age`](crate::Snapshot::age) counts from then when `time` is in the past.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    /// let store = cowstore::Store::builder(1).published_at(an_hour_ago).build().unwrap();
+    /// let current = store.snapshot();
+    /// assert_eq!(cowstore::Snapshot::published_at(&current), an_hour_ago);
+    /// assert!(cowstore::Snapshot::age(&current) >= Duration::from_secs(3599));
+    /// ```
+    pub fn published_at(mut self, time: SystemTime) -> Self {
+        self.initial_published_at = Some(time);
+        self
     }
 }
 
@@ -232,7 +264,7 @@ impl<T> Store<T> {
     /// assert_eq!(store.version(), 1);
     /// ```
     pub fn new(initial: T) -> Self {
-        Self::from_parts(initial, Vec::new(), None, None)
+        Self::from_builder(Self::builder(initial))
     }
 
     /// Starts configuring a store: validators, a size estimator, a name.
@@ -247,22 +279,35 @@ impl<T> Store<T> {
             validators: Vec::new(),
             size_of: None,
             name: None,
+            initial_version: 1,
+            initial_published_at: None,
         }
     }
 
-    fn from_parts(
-        initial: T,
-        validators: Vec<Arc<Validator<T>>>,
-        size_of: Option<Box<SizeFn<T>>>,
-        name: Option<String>,
-    ) -> Self {
+    fn from_builder(builder: Builder<T>) -> Self {
+        let Builder {
+            initial,
+            validators,
+            size_of,
+            name,
+            initial_version,
+            initial_published_at,
+        } = builder;
         let pins = Arc::new(PinTracker::default());
         let bytes = size_of.as_ref().map_or(0, |f| f(&initial));
         let epoch = (SystemTime::now(), Instant::now());
+        let (published_at, published_instant) = match initial_published_at {
+            None => epoch,
+            Some(time) => {
+                // Backdate the monotonic instant too, so `age` counts from `time`.
+                let elapsed = epoch.0.duration_since(time).unwrap_or_default();
+                (time, epoch.1.checked_sub(elapsed).unwrap_or(epoch.1))
+            }
+        };
         let meta = Meta {
-            version: 1,
-            published_at: epoch.0,
-            published_instant: epoch.1,
+            version: initial_version,
+            published_at,
+            published_instant,
             bytes,
         };
         let (cell, _initial) =
@@ -274,6 +319,7 @@ impl<T> Store<T> {
                 validator_count: std::sync::atomic::AtomicUsize::new(validators.len()),
                 validators: RwLock::new(Arc::new(validators)),
                 epoch,
+                initial_version,
                 hub: Arc::new(Hub::new()),
                 pins,
                 counters: Counters::default(),
@@ -345,7 +391,7 @@ impl<T> Store<T> {
     /// assert_eq!(store.version(), 2);
     /// ```
     pub fn version(&self) -> u64 {
-        self.load().version()
+        Guard::version(&self.load())
     }
 
     fn id(&self) -> usize {
@@ -435,10 +481,10 @@ impl<T> Store<T> {
             {
                 return Err(self.count_failure(UpdateError::Rejected {
                     error,
-                    current: current.version(),
+                    current: Guard::version(&current),
                 }));
             }
-            let node = self.new_node(value, current.version() + 1);
+            let node = self.new_node(value, Guard::version(&current) + 1);
             match self.cell.compare_and_swap(current.into_protected(), node) {
                 Ok(published) => break published,
                 Err(_lost) => Counters::bump(&self.shared.counters.cas_retries),
@@ -567,7 +613,7 @@ impl<T> Store<T> {
     {
         let mut f = Some(f);
         self.write(true, |current| {
-            let found = current.version();
+            let found = Guard::version(current);
             let f = match f.take() {
                 Some(f) if found == expected_version => f,
                 // Either another version is current, or an `update_cas` won the race after `f`
@@ -618,7 +664,7 @@ impl<T> Store<T> {
     /// ```
     /// let store = cowstore::Store::new("old");
     /// let published = store.store("new").unwrap();
-    /// assert_eq!((*published, published.version()), ("new", 2));
+    /// assert_eq!((*published, cowstore::Snapshot::version(&published)), ("new", 2));
     /// ```
     pub fn store(&self, value: T) -> Result<Snapshot<T>, UpdateError> {
         let Some(mark) = WritingMark::enter(self.id()) else {
@@ -635,7 +681,7 @@ impl<T> Store<T> {
         // A blind replace needs no serialization: there is no closure to run again, so a lost
         // race just retries the compare-and-swap with the next version number.
         let current = self.load();
-        let mut node = self.new_node(value, current.version() + 1);
+        let mut node = self.new_node(value, Guard::version(&current) + 1);
         let mut current = current.into_protected();
         let published = loop {
             match self.cell.compare_and_swap(current, node) {
@@ -645,7 +691,7 @@ impl<T> Store<T> {
                     drop(stale);
                     let fresh = self.load();
                     node = lost;
-                    node.set_version(fresh.version() + 1);
+                    node.set_version(Guard::version(&fresh) + 1);
                     current = fresh.into_protected();
                 }
             }
@@ -664,7 +710,7 @@ impl<T> Store<T> {
     ///     .then(|v: &mut Vec<i32>| v.push(3))
     ///     .commit()
     ///     .unwrap();
-    /// assert_eq!((published.version(), &*published), (2, &vec![1, 2, 3]));
+    /// assert_eq!((cowstore::Snapshot::version(&published), &*published), (2, &vec![1, 2, 3]));
     /// ```
     pub fn batch(&self) -> Batch<'_, T> {
         Batch {
@@ -692,8 +738,8 @@ impl<T> Store<T> {
     /// let mut queue = store.subscribe_queue(16, cowstore::Overflow::DropOldest);
     /// store.store(1).unwrap();
     /// store.store(2).unwrap();
-    /// assert_eq!(queue.try_recv().unwrap().version(), 2);
-    /// assert_eq!(queue.try_recv().unwrap().version(), 3);
+    /// assert_eq!(cowstore::Snapshot::version(&queue.try_recv().unwrap()), 2);
+    /// assert_eq!(cowstore::Snapshot::version(&queue.try_recv().unwrap()), 3);
     /// ```
     pub fn subscribe_queue(&self, capacity: usize, overflow: Overflow) -> QueueSubscription<T> {
         self.shared
@@ -712,7 +758,7 @@ impl<T> Store<T> {
     /// let seen = Arc::new(AtomicU64::new(0));
     /// let handle = store.on_publish({
     ///     let seen = Arc::clone(&seen);
-    ///     move |s| seen.store(s.version(), Ordering::SeqCst)
+    ///     move |s| seen.store(cowstore::Snapshot::version(&s), Ordering::SeqCst)
     /// });
     /// store.store(1).unwrap();
     /// assert_eq!(seen.load(Ordering::SeqCst), 2);
@@ -748,21 +794,22 @@ impl<T> Store<T> {
         let counters = &self.shared.counters;
         let (pinned_versions, pinned_bytes, oldest_pinned) = self.shared.pins.summary();
         Stats {
-            version: current.version(),
-            published_at: current.published_at(),
-            age: current.age(),
+            version: Guard::version(&current),
+            published_at: Guard::published_at(&current),
+            age: Guard::age(&current),
             pinned_versions,
             pinned_bytes,
             oldest_pinned,
             // Every publish adds one to the version and retires the version before it, which is
             // dropped at once unless pinned.
-            publishes: current.version() - 1,
+            publishes: Guard::version(&current) - self.shared.initial_version,
             rejected: Counters::get(&counters.rejected),
             aborted: Counters::get(&counters.aborted),
             conflicts: Counters::get(&counters.conflicts),
             cas_retries: Counters::get(&counters.cas_retries),
             subscribers: self.shared.hub.watchers(),
-            reclaimed: (current.version() - 1).saturating_sub(pinned_versions as u64),
+            reclaimed: (Guard::version(&current) - self.shared.initial_version)
+                .saturating_sub(pinned_versions as u64),
         }
     }
 
@@ -818,7 +865,7 @@ impl<T: fmt::Debug> fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let current = self.load();
         f.debug_struct("Store")
-            .field("version", &current.version())
+            .field("version", &Guard::version(&current))
             .field("value", &*current)
             .finish()
     }

@@ -84,8 +84,8 @@ impl<T> Hub<T> {
         // published a version that `current` (loaded after this increment) already covers.
         self.watchers.fetch_add(1, Ordering::SeqCst);
         let mut state = lock(&self.state);
-        if current.version() > state.delivered {
-            state.delivered = current.version();
+        if Snapshot::version(current) > state.delivered {
+            state.delivered = Snapshot::version(current);
             state.latest = Some(current.clone());
         }
         let delivered = state.delivered;
@@ -109,10 +109,12 @@ impl<T> Hub<T> {
             return;
         }
         let mut state = lock(&self.state);
-        if snapshot.version() <= state.delivered {
+        if Snapshot::version(snapshot) <= state.delivered {
             return;
         }
-        state.reorder.insert(snapshot.version(), snapshot.clone());
+        state
+            .reorder
+            .insert(Snapshot::version(snapshot), snapshot.clone());
         let mut delivered_any = false;
         loop {
             let next = state.delivered + 1;
@@ -162,11 +164,11 @@ impl<T> Hub<T> {
                     (state.latest.clone(), callbacks)
                 };
                 let Some(latest) = latest else { continue };
-                if latest.version() <= self.last_dispatched.load(Ordering::SeqCst) {
+                if Snapshot::version(&latest) <= self.last_dispatched.load(Ordering::SeqCst) {
                     continue;
                 }
                 self.last_dispatched
-                    .store(latest.version(), Ordering::SeqCst);
+                    .store(Snapshot::version(&latest), Ordering::SeqCst);
                 for callback in &callbacks {
                     callback(&latest);
                 }
@@ -282,7 +284,7 @@ impl Drop for ResetOnDrop<'_> {
 /// store.store(1).unwrap();
 /// store.store(2).unwrap();
 /// let latest = changes.recv_timeout(Duration::from_secs(1)).unwrap();
-/// assert_eq!((latest.version(), *latest), (3, 2)); // version 2 coalesced away
+/// assert_eq!((cowstore::Snapshot::version(&latest), *latest), (3, 2)); // version 2 coalesced away
 /// ```
 pub struct Subscription<T> {
     hub: Arc<Hub<T>>,
@@ -412,8 +414,8 @@ impl<T> Subscription<T> {
 /// The hub's latest version if it is newer than `seen` (which it then becomes).
 fn take_newer<T>(seen: &mut u64, state: &HubState<T>) -> Option<Snapshot<T>> {
     let latest = state.latest.as_ref()?;
-    if latest.version() > *seen {
-        *seen = latest.version();
+    if Snapshot::version(latest) > *seen {
+        *seen = Snapshot::version(latest);
         Some(latest.clone())
     } else {
         None
@@ -525,7 +527,7 @@ impl<T> QueueShared<T> {
 /// }
 /// assert_eq!(queue.dropped(), 1);                        // version 2 made room
 /// assert_eq!(*queue.try_recv().unwrap(), 2);             // version 3
-/// assert_eq!(queue.try_recv().unwrap().version(), 4);
+/// assert_eq!(cowstore::Snapshot::version(&queue.try_recv().unwrap()), 4);
 /// ```
 pub struct QueueSubscription<T> {
     hub: Arc<Hub<T>>,
@@ -576,7 +578,7 @@ impl<T> QueueSubscription<T> {
     /// let mut queue = store.subscribe_queue(8, cowstore::Overflow::DropOldest);
     /// assert!(queue.try_recv().is_err());
     /// store.store(1).unwrap();
-    /// assert_eq!(queue.try_recv().unwrap().version(), 2);
+    /// assert_eq!(cowstore::Snapshot::version(&queue.try_recv().unwrap()), 2);
     /// ```
     pub fn try_recv(&mut self) -> Result<Snapshot<T>, TryRecvError> {
         let mut queue = lock(&self.shared.queue);
@@ -713,7 +715,7 @@ impl CallbackHandle {
     ///
     /// ```
     /// let store = cowstore::Store::new(0);
-    /// store.on_publish(|s| println!("now at version {}", s.version())).forever();
+    /// store.on_publish(|s| println!("now at version {}", cowstore::Snapshot::version(&s))).forever();
     /// ```
     pub fn forever(mut self) {
         self.remove = None;

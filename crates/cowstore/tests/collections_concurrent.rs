@@ -2,6 +2,7 @@
 //! concurrency tests with real threads (monotonic reads per key, no lost writes, stable values
 //! across compactions, snapshots unaffected by later writes).
 
+use cowstore::Snapshot;
 use std::collections::HashMap as StdMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -227,7 +228,7 @@ fn sharded_snapshots_are_unaffected_by_later_writes() {
         .snapshot()
         .shards()
         .iter()
-        .map(|s| s.version() - 1)
+        .map(|s| Snapshot::version(s) - 1)
         .sum();
     assert_eq!(versions, 300);
 }

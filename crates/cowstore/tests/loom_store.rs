@@ -6,6 +6,7 @@
 //! and a drop counter checks that each value is dropped exactly once.
 #![cfg(loom)]
 
+use cowstore::{Guard, Snapshot};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -82,7 +83,7 @@ fn load_races_with_store() {
             thread::spawn(move || {
                 let guard = store.load();
                 let value = guard.read();
-                assert_eq!(value, guard.version());
+                assert_eq!(value, Guard::version(&guard));
             })
         };
         store.store(Tracked::new(2, &drops)).unwrap();
@@ -125,14 +126,18 @@ fn snapshot_races_with_store() {
             let store = Arc::clone(&store);
             thread::spawn(move || {
                 let snapshot = store.snapshot();
-                assert_eq!(snapshot.read(), snapshot.version());
+                assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
                 snapshot
             })
         };
         store.store(Tracked::new(2, &drops)).unwrap();
         let snapshot = reader.join().unwrap();
-        assert_eq!(snapshot.read(), snapshot.version());
-        let expected_alive = if snapshot.version() == 1 { 2 } else { 1 };
+        assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
+        let expected_alive = if Snapshot::version(&snapshot) == 1 {
+            2
+        } else {
+            1
+        };
         assert_eq!(2 - drops.load(Ordering::SeqCst) as u64, expected_alive);
         drop(snapshot);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -155,8 +160,8 @@ fn guard_survives_two_publishes() {
         };
         {
             let guard = store.load();
-            assert_eq!(guard.read(), guard.version());
-            assert_eq!(guard.read(), guard.version());
+            assert_eq!(guard.read(), Guard::version(&guard));
+            assert_eq!(guard.read(), Guard::version(&guard));
         }
         writer.join().unwrap();
         assert_eq!(drops.load(Ordering::SeqCst), 2);
@@ -178,9 +183,12 @@ fn fallback_load_races_with_store() {
                 let b = store.load();
                 let c = store.load();
                 for guard in [&a, &b, &c] {
-                    assert_eq!(guard.read(), guard.version());
+                    assert_eq!(guard.read(), Guard::version(&guard));
                 }
-                assert!(a.version() <= c.version(), "versions never go backwards");
+                assert!(
+                    Guard::version(&a) <= Guard::version(&c),
+                    "versions never go backwards"
+                );
             })
         };
         store.store(Tracked::new(2, &drops)).unwrap();
@@ -206,16 +214,20 @@ fn concurrent_cas_writers_and_a_reader() {
                 })
             })
             .collect();
-        let first = store.load().version();
+        let first = Guard::version(&store.load());
         let second = store.snapshot();
-        assert!(first <= second.version());
-        assert_eq!(second.read(), second.version());
+        assert!(first <= Snapshot::version(&second));
+        assert_eq!(second.read(), Snapshot::version(&second));
         drop(second);
         for writer in writers {
             writer.join().unwrap();
         }
         let last = store.load();
-        assert_eq!((last.version(), last.read()), (3, 3), "no lost update");
+        assert_eq!(
+            (Guard::version(&last), last.read()),
+            (3, 3),
+            "no lost update"
+        );
         drop(last);
         drop(store);
         // Every instance (initial, published, discarded clones of lost races) dropped once:
@@ -233,10 +245,10 @@ fn cached_reader_races_with_store() {
             let store = Arc::clone(&store);
             thread::spawn(move || {
                 let mut reader = store.reader();
-                let first = reader.load().version();
+                let first = Snapshot::version(&reader.load());
                 let snapshot = reader.load();
-                assert_eq!(snapshot.read(), snapshot.version());
-                assert!(snapshot.version() >= first);
+                assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
+                assert!(Snapshot::version(&snapshot) >= first);
             })
         };
         store.store(Tracked::new(2, &drops)).unwrap();
@@ -252,7 +264,7 @@ fn weak_upgrade_races_with_retire() {
     model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let store = Arc::new(Store::new(Tracked::new(1, &drops)));
-        let weak = store.snapshot().downgrade();
+        let weak = Snapshot::downgrade(&store.snapshot());
         let upgrader = thread::spawn(move || {
             if let Some(snapshot) = weak.upgrade() {
                 assert_eq!(snapshot.read(), 1);

@@ -79,7 +79,7 @@ fn limited_store() -> Store<Vec<u8>> {
 }
 
 fn outcome<E>(result: Result<Snapshot<Vec<u8>>, UpdateError<E>>) -> Result<u64, ()> {
-    result.map(|s| s.version()).map_err(drop)
+    result.map(|s| Snapshot::version(&s)).map_err(drop)
 }
 
 proptest! {
@@ -154,13 +154,13 @@ proptest! {
             prop_assert_eq!(&*store.load(), &*reference.get());
             prop_assert_eq!(store.version(), reference.version());
             for snapshot in &held {
-                let expected = &reference.history[snapshot.version() as usize - 1];
+                let expected = &reference.history[Snapshot::version(snapshot) as usize - 1];
                 prop_assert_eq!(&**snapshot, &**expected);
             }
             let pinned: Vec<u64> = store.pinned_versions().iter().map(|p| p.version).collect();
             let mut expected_pinned: Vec<u64> = held
                 .iter()
-                .map(|s| s.version())
+                .map(Snapshot::version)
                 .filter(|&v| v != reference.version())
                 .collect();
             expected_pinned.sort_unstable();

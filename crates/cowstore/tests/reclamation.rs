@@ -1,5 +1,6 @@
 //! Every retired value is dropped exactly once, as soon as no guard, snapshot or reader holds it.
 
+use cowstore::{Guard, Snapshot};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -137,7 +138,7 @@ fn more_guards_than_slots_use_the_fallback_and_release() {
     // More nested guards than a thread has borrow slots: the rest take counted units.
     let guards: Vec<_> = (0..40).map(|_| store.load()).collect();
     store.store(log.make(1)).unwrap();
-    assert!(guards.iter().all(|g| g.id == 0 && g.version() == 1));
+    assert!(guards.iter().all(|g| g.id == 0 && Guard::version(g) == 1));
     assert_eq!(log.alive(), 2);
     drop(guards);
     assert_eq!(log.alive(), 1);
@@ -148,7 +149,7 @@ fn more_guards_than_slots_use_the_fallback_and_release() {
 fn weak_snapshot_does_not_pin() {
     let log = Arc::new(DropLog::default());
     let store = Store::new(log.make(1));
-    let weak = store.snapshot().downgrade();
+    let weak = Snapshot::downgrade(&store.snapshot());
     store.store(log.make(2)).unwrap();
     assert_eq!(log.alive(), 1);
     assert!(weak.upgrade().is_none());

@@ -1,5 +1,6 @@
 //! Behaviour of the write paths, validators, re-entrancy, subscriptions and statistics.
 
+use cowstore::Snapshot;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -48,7 +49,7 @@ fn versions_start_at_one_and_increase_by_one() {
     assert_eq!(store.version(), 1);
     for expected in 2..=20 {
         let published = store.update(|v| *v += 1).unwrap();
-        assert_eq!(published.version(), expected);
+        assert_eq!(Snapshot::version(&published), expected);
         assert_eq!(*published, expected as i32 - 1);
     }
     assert_eq!(store.stats().publishes, 19);
@@ -59,8 +60,8 @@ fn published_at_is_monotonic_and_recent() {
     let store = Store::new(0);
     let first = store.snapshot();
     let second = store.store(1).unwrap();
-    assert!(second.published_at() >= first.published_at());
-    assert!(second.age() <= first.age());
+    assert!(Snapshot::published_at(&second) >= Snapshot::published_at(&first));
+    assert!(Snapshot::age(&second) <= Snapshot::age(&first));
 }
 
 #[test]
@@ -145,7 +146,7 @@ fn compare_and_set_detects_intervening_publish() {
     );
     assert_eq!(*store.load(), 11);
     let ok = store.compare_and_set(2, |n| *n *= 2).unwrap();
-    assert_eq!((*ok, ok.version()), (22, 3));
+    assert_eq!((*ok, Snapshot::version(&ok)), (22, 3));
     assert_eq!(store.stats().conflicts, 1);
 }
 
@@ -159,7 +160,10 @@ fn compare_and_set_loses_cleanly_to_concurrent_writers() {
             std::thread::spawn(move || {
                 for _ in 0..200 {
                     let seen = store.snapshot();
-                    if store.compare_and_set(seen.version(), |n| *n += 1).is_ok() {
+                    if store
+                        .compare_and_set(Snapshot::version(&seen), |n| *n += 1)
+                        .is_ok()
+                    {
                         wins.fetch_add(1, Ordering::SeqCst);
                     }
                 }
@@ -231,7 +235,7 @@ fn batch_publishes_once() {
         batch.push(move |v: &mut Vec<u32>| v.push(i));
     }
     let published = batch.commit().unwrap();
-    assert_eq!((published.version(), published.len()), (2, 100));
+    assert_eq!((Snapshot::version(&published), published.len()), (2, 100));
     assert_eq!(store.stats().publishes, 1);
 }
 
@@ -349,7 +353,7 @@ fn latest_value_subscription_coalesces_but_never_misses_the_latest() {
         store.store(i).unwrap();
     }
     let latest = sub.try_recv().unwrap();
-    assert_eq!((*latest, latest.version()), (100, 101));
+    assert_eq!((*latest, Snapshot::version(&latest)), (100, 101));
     assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
     assert_eq!(
         sub.recv_timeout(Duration::from_millis(20)).unwrap_err(),
@@ -434,7 +438,7 @@ fn queue_subscription_receives_every_version_in_order() {
         .collect();
     writers.into_iter().for_each(|t| t.join().unwrap());
     let versions: Vec<u64> = std::iter::from_fn(|| queue.try_recv().ok())
-        .map(|s| s.version())
+        .map(|s| Snapshot::version(&s))
         .collect();
     assert_eq!(
         versions,

@@ -5,6 +5,7 @@
 //! `COWSTORE_STRESS_MS` sets the duration (default 2000 ms); `COWSTORE_STRESS_READERS` and
 //! `COWSTORE_STRESS_WRITERS` the thread counts (defaults 64 and 8).
 
+use cowstore::Guard;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -169,18 +170,18 @@ fn many_readers_and_writers() {
                     match (n + r as u64) % 5 {
                         0 => {
                             let guard = store.load();
-                            observe(guard.version(), &guard);
+                            observe(Guard::version(&guard), &guard);
                         }
                         1 => {
                             let snapshot = store.snapshot();
-                            observe(snapshot.version(), &snapshot);
+                            observe(Snapshot::version(&snapshot), &snapshot);
                             if n % 64 == 1 {
                                 kept.push(snapshot); // pin a few old versions for a while
                             }
                         }
                         2 => {
                             let snapshot = reader.load();
-                            observe(snapshot.version(), snapshot);
+                            observe(Snapshot::version(snapshot), snapshot);
                         }
                         3 => {
                             // Nested guards: more than a thread's borrow slots.
@@ -188,12 +189,12 @@ fn many_readers_and_writers() {
                             for guard in &guards {
                                 guard.check();
                             }
-                            let newest = guards.iter().map(|g| g.version()).max().unwrap();
+                            let newest = guards.iter().map(Guard::version).max().unwrap();
                             observe(newest, guards.last().unwrap());
                         }
                         _ => {
                             if let Some(old) = kept.first() {
-                                let weak = old.downgrade();
+                                let weak = Snapshot::downgrade(old);
                                 let upgraded = weak.upgrade().expect("pinned by `kept`");
                                 upgraded.check();
                             }
@@ -228,7 +229,7 @@ fn many_readers_and_writers() {
         stats.pinned_versions, 0,
         "retired versions still pinned after every reader ended"
     );
-    assert_eq!(stats.version, final_state.version());
+    assert_eq!(stats.version, Snapshot::version(&final_state));
     eprintln!(
         "stress: {readers} readers, {writers} writers, {elapsed:?}: {} reads, {increments} increments, \
          {} publishes, {} cas retries",

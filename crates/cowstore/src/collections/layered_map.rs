@@ -230,7 +230,7 @@ impl<K, V, S> LayeredMap<K, V, S> {
     ///
     /// ```
     /// let map = cowstore::collections::LayeredMap::<u8, u8>::default();
-    /// assert_eq!(map.snapshot().version(), 1);
+    /// assert_eq!(cowstore::Snapshot::version(&map.snapshot()), 1);
     /// ```
     pub fn snapshot(&self) -> Snapshot<Layers<K, V, S>> {
         self.store.snapshot()

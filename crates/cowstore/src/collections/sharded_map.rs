@@ -383,7 +383,7 @@ impl<K, V, S> ShardedSnapshot<K, V, S> {
     /// ```
     /// let map = cowstore::collections::ShardedMap::<u8, u8>::with_shards(2);
     /// map.insert(1, 1);
-    /// let versions: u64 = map.snapshot().shards().iter().map(|s| s.version()).sum();
+    /// let versions: u64 = map.snapshot().shards().iter().map(|s| cowstore::Snapshot::version(&s)).sum();
     /// assert_eq!(versions, 3); // one shard at version 2, the other still at 1
     /// ```
     pub fn shards(&self) -> &[Snapshot<HashMap<K, V, S>>] {
