@@ -87,6 +87,7 @@ pub mod docs;
 #[doc = include_str!("../../../README.md")]
 mod readme {}
 
+mod clock;
 mod error;
 mod pins;
 mod raw;

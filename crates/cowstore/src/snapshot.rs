@@ -89,7 +89,7 @@ impl<T> Guard<'_, T> {
     /// assert!(cowstore::Guard::age(&store.load()) < std::time::Duration::from_secs(60));
     /// ```
     pub fn age(this: &Self) -> Duration {
-        this.inner.meta().published_instant.elapsed()
+        crate::clock::now().saturating_sub(this.inner.meta().published_mono)
     }
 
     /// An owned handle to the same version, which may outlive the guard and cross threads.
@@ -211,7 +211,7 @@ impl<T> Snapshot<T> {
     /// assert!(cowstore::Snapshot::age(&store.snapshot()) < std::time::Duration::from_secs(60));
     /// ```
     pub fn age(this: &Self) -> Duration {
-        this.inner.meta().published_instant.elapsed()
+        crate::clock::now().saturating_sub(this.inner.meta().published_mono)
     }
 
     /// A weak handle that identifies this version without pinning it.

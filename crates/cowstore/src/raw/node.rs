@@ -25,7 +25,7 @@ use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::pins::PinTracker;
 use crate::sync::{AtomicUsize, Ordering};
@@ -71,7 +71,8 @@ impl<T> std::ops::Deref for Spaced<T> {
 pub(crate) struct Meta {
     pub(crate) version: u64,
     pub(crate) published_at: SystemTime,
-    pub(crate) published_instant: Instant,
+    /// Publication time on the monotonic clock (see `clock.rs`).
+    pub(crate) published_mono: Duration,
     pub(crate) bytes: usize,
 }
 
