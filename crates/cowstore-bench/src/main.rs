@@ -68,6 +68,9 @@ struct Cli {
     /// less than this percentage of the machine's CPU capacity. 0 (default) never waits.
     #[arg(long, default_value_t = 0.0, value_name = "PCT")]
     quiet_below: f64,
+    /// Wait for a quiet machine before every run of a cell instead of before each group.
+    #[arg(long)]
+    quiet_each_cell: bool,
     /// Longest wait for a quiet machine before each group of cells, seconds.
     #[arg(long, default_value_t = 60, value_name = "S")]
     quiet_max_wait_s: u64,
@@ -204,7 +207,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     duration: Duration::from_millis(duration_ms),
                     warmup: Duration::from_millis(warmup_ms),
                 };
-                if cli.quiet_below > 0.0 {
+                if cli.quiet_below > 0.0 && !cli.quiet_each_cell {
                     bar.set_message(format!("waiting for others' CPU < {}%", cli.quiet_below));
                     waited +=
                         wait_for_quiet(cli.quiet_below, Duration::from_secs(cli.quiet_max_wait_s));
@@ -218,6 +221,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             fmt_size(size),
                             kind.name()
                         ));
+                        if cli.quiet_below > 0.0 && cli.quiet_each_cell {
+                            waited += wait_for_quiet(
+                                cli.quiet_below,
+                                Duration::from_secs(cli.quiet_max_wait_s),
+                            );
+                        }
                         seed = seed
                             .wrapping_mul(6_364_136_223_846_793_005)
                             .wrapping_add(1_442_695_040_888_963_407);
@@ -258,6 +267,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         warmup_ms,
         rounds: cli.rounds as usize,
         quiet_below_percent: cli.quiet_below,
+        quiet_each_cell: cli.quiet_each_cell,
         waited_for_quiet_s: waited.as_secs_f64(),
         threads,
         sizes,

@@ -24,6 +24,9 @@ pub(crate) struct Config {
     /// Before each group of cells the run waited for other processes to use less than this
     /// share of the CPU (0 = never waited).
     pub(crate) quiet_below_percent: f64,
+    /// The wait happened before every run of a cell (else before each group of cells).
+    #[serde(default)]
+    pub(crate) quiet_each_cell: bool,
     /// Total time spent waiting for a quiet machine, seconds.
     pub(crate) waited_for_quiet_s: f64,
     /// The thread axis.
@@ -341,10 +344,15 @@ pub(crate) fn markdown(report: &Report, svgs: &[(String, String)]) -> String {
     if c.quiet_below_percent > 0.0 {
         let _ = writeln!(
             s,
-            "- Before each group of cells (one mix, size and thread count; all contenders) the run \
-             waited until other processes used less than {}% of the CPU (at most a bounded time); \
-             it waited {:.0} s in total.",
-            c.quiet_below_percent, c.waited_for_quiet_s
+            "- Before {} the run waited until other processes used less than {}% of the CPU (at \
+             most a bounded time); it waited {:.0} s in total.",
+            if c.quiet_each_cell {
+                "every run of a cell"
+            } else {
+                "each group of cells (one mix, size and thread count; all contenders)"
+            },
+            c.quiet_below_percent,
+            c.waited_for_quiet_s
         );
     }
     let _ = writeln!(s, "- Keys: {}.", c.key_distribution);
