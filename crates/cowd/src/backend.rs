@@ -102,6 +102,12 @@ pub trait Backend: Send + Sync + 'static {
     fn readiness(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// Appends this mode's own Prometheus metrics (a follower's lag, etcd's reachability)
+    /// to `/metrics`.
+    fn render_metrics(&self, out: &mut String) {
+        let _ = out;
+    }
 }
 
 /// What [`Committer::commit`] did.

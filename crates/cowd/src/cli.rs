@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config_format::Format;
+use crate::etcd::EtcdConfig;
+use crate::follower::FollowConfig;
 use crate::server::ServeConfig;
 use crate::source::file_watch::WatchOptions;
 use crate::state::Limits;
@@ -27,6 +29,9 @@ Examples:
   cowd serve --config app.toml                     # embedded mode, seeded from app.toml
   cowd serve --config app.yaml --watch             # file mode: app.yaml is the truth
   COWD_TOKEN=s3cret cowd serve --schema app.schema.json
+  cowd serve --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379 --etcd-key /app/config
+                                                   # etcd mode: etcd is the truth, any node writes
+  cowd follow --leader http://10.0.0.1:8080        # read-only copy of another cowd
   cowd check --config app.toml --schema app.schema.json";
 
 /// cowd: a configuration server built on cowstore.
@@ -62,6 +67,16 @@ pub enum Command {
     ///
     /// SIGTERM or Ctrl-C stops the server gracefully.
     Serve(ServeArgs),
+    /// Serve a read-only copy of another cowd server (the leader).
+    ///
+    /// Long-polls the leader, applies each new version under the leader's version number
+    /// (by JSON Patch when that is smaller than the document, verified by SHA-256), and serves
+    /// the same read API: GET /v1/config (?version=N for versions seen since start), watch,
+    /// events, history, diff, metrics (cowd_follower_lag_versions,
+    /// cowd_follower_last_sync_age_seconds, …) and the dashboard. Writes are refused with 409
+    /// naming the leader. /readyz answers 503 until the first sync and while the copy is stale.
+    /// Keeps no data dir.
+    Follow(FollowArgs),
     /// Check a configuration file (and optionally a schema) without starting a server.
     Check(CheckArgs),
 }
@@ -130,6 +145,129 @@ pub struct ServeArgs {
     /// At shutdown, wait this long for open requests before closing them.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// etcd mode: the client URLs of the etcd cluster, comma-separated. etcd is then the
+    /// source of truth: the document lives at --etcd-key, PUT /v1/config is an etcd
+    /// transaction (If-Match compares the key's mod_revision), every node watches the key and
+    /// the version is its mod_revision. --config seeds the key if it does not exist; the data
+    /// dir is not used.
+    #[arg(long, value_name = "URLS", value_delimiter = ',', requires = "etcd_key", conflicts_with = "watch")]
+    pub etcd_endpoints: Vec<String>,
+
+    /// etcd mode: the key holding the document.
+    #[arg(long, value_name = "KEY", requires = "etcd_endpoints")]
+    pub etcd_key: Option<String>,
+
+    /// etcd mode: limit for one etcd request.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub etcd_timeout: Duration,
+
+    /// etcd mode: how often to check that etcd (a quorum) answers.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub etcd_probe_interval: Duration,
+
+    /// etcd mode: /readyz answers 503 once etcd last answered longer ago than this.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub etcd_stale_after: Duration,
+}
+
+/// Options of `cowd follow`.
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// The leader's base URL, like http://10.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub leader: String,
+
+    /// Address to listen on; port 0 picks a free port (see --addr-file).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Versions kept in the history (since this follower started).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub history: u64,
+
+    /// How long one long-poll to the leader waits for a new version.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub long_poll: Duration,
+
+    /// Limit for other requests to the leader.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub leader_timeout: Duration,
+
+    /// /readyz answers 503 once the leader last answered longer ago than this (or at once
+    /// when a request to it fails).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub stale_after: Duration,
+
+    /// Largest delay between retries while the leader is unreachable (exponential backoff with
+    /// jitter from 50ms).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub max_backoff: Duration,
+
+    /// Always fetch whole documents, never GET /v1/config/diff.
+    #[arg(long)]
+    pub no_delta: bool,
+
+    /// Fetch a diff only for documents of at least this size.
+    #[arg(long, value_name = "SIZE", default_value = "1KiB", value_parser = parse_size)]
+    pub delta_min_size: usize,
+
+    /// Longest accepted long-poll timeout from this follower's own clients.
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = humantime::parse_duration)]
+    pub max_watch_timeout: Duration,
+
+    /// Write the bound address (ip:port) to this file once listening.
+    #[arg(long, value_name = "FILE")]
+    pub addr_file: Option<PathBuf>,
+
+    /// Threads serving HTTP (see cowd serve --io-threads). Default: one per CPU.
+    #[arg(long, value_name = "N")]
+    pub io_threads: Option<usize>,
+
+    /// At shutdown, wait this long for open requests before closing them.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl FollowArgs {
+    /// Builds the server configuration of a follower.
+    ///
+    /// ```
+    /// use clap::Parser as _;
+    /// let cli = cowd::cli::Cli::parse_from(["cowd", "follow", "--leader", "http://127.0.0.1:8080", "--no-delta"]);
+    /// let cowd::cli::Command::Follow(args) = cli.command else { unreachable!() };
+    /// let config = args.into_config();
+    /// let follow = config.follow.unwrap();
+    /// assert_eq!(follow.leader, "http://127.0.0.1:8080");
+    /// assert!(!follow.options.delta);
+    /// ```
+    pub fn into_config(self) -> ServeConfig {
+        let mut options = cowd_client::SyncOptions::default();
+        options.long_poll = self.long_poll;
+        options.request_timeout = self.leader_timeout;
+        options.stale_after = self.stale_after;
+        options.backoff_max = self.max_backoff;
+        options.delta = !self.no_delta;
+        options.delta_min_size = self.delta_min_size;
+        ServeConfig {
+            listen: self.listen,
+            history: usize::try_from(self.history).unwrap_or(usize::MAX),
+            limits: Limits {
+                max_long_poll: self.max_watch_timeout,
+                ..Limits::default()
+            },
+            addr_file: self.addr_file,
+            shutdown_timeout: self.shutdown_timeout,
+            io_threads: self
+                .io_threads
+                .unwrap_or_else(|| ServeConfig::default().io_threads),
+            follow: Some(FollowConfig {
+                leader: self.leader,
+                options,
+            }),
+            ..ServeConfig::default()
+        }
+    }
 }
 
 /// Options of `cowd check`.
@@ -234,6 +372,19 @@ impl ServeArgs {
             io_threads: self
                 .io_threads
                 .unwrap_or_else(|| ServeConfig::default().io_threads),
+            follow: None,
+            etcd: self.etcd_key.map(|key| EtcdConfig {
+                endpoints: self
+                    .etcd_endpoints
+                    .iter()
+                    .map(|e| e.trim().to_owned())
+                    .filter(|e| !e.is_empty())
+                    .collect(),
+                key,
+                request_timeout: self.etcd_timeout,
+                probe_interval: self.etcd_probe_interval,
+                stale_after: self.etcd_stale_after,
+            }),
         })
     }
 }

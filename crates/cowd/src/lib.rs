@@ -11,6 +11,8 @@
 //! | [`cli`] | the command line (`cowd serve`, `cowd check`) |
 //! | [`server`] | [`ServeConfig`], [`Instance`] (open the data dir, pick the source of truth), [`run`] |
 //! | [`backend`] | the write seam: [`backend::Backend`] (embedded, file mode), [`backend::Committer`] |
+//! | [`follower`] | follower mode (`cowd follow --leader URL`): a read-only copy of another cowd |
+//! | [`etcd`] | etcd mode (`--etcd-endpoints`): etcd is the truth, every node keeps a local copy |
 //! | [`journal`] | the durable, checksummed, append-only history with torn-tail recovery |
 //! | [`versions`] | the read side: current version (a `cowstore::Store`), history, counters |
 //! | [`record`] | one version: number, time, origin, canonical JSON bytes |
@@ -47,6 +49,8 @@
 pub mod backend;
 pub mod cli;
 pub mod config_format;
+pub mod etcd;
+pub mod follower;
 pub mod http;
 pub mod journal;
 pub mod record;

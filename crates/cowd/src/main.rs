@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Follow(args) => follow(args),
         Command::Check(args) => check(args),
     };
     match result {
@@ -51,6 +52,15 @@ fn serve(args: cowd::cli::ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(cowd::run(config))?;
+    Ok(())
+}
+
+fn follow(args: cowd::cli::FollowArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(cowd::run(args.into_config()))?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! serializing again; the parsed [`serde_json::Value`] is rebuilt on demand (diffs, rollbacks).
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderValue;
@@ -39,10 +40,21 @@ pub enum Origin {
         /// The version whose content was restored.
         of: u64,
     },
+    /// A version copied from the leader `cowd` this node follows (`cowd follow`).
+    Leader {
+        /// The leader's base URL.
+        url: String,
+    },
+    /// A version read from etcd (`cowd serve --etcd-endpoints`): the key's `mod_revision`.
+    Etcd {
+        /// The etcd key holding the document.
+        key: String,
+    },
 }
 
 impl Origin {
-    /// A short machine-readable name: `init`, `seed`, `file`, `api` or `rollback`.
+    /// A short machine-readable name: `init`, `seed`, `file`, `api`, `rollback`, `leader` or
+    /// `etcd`.
     ///
     /// ```
     /// assert_eq!(cowd::record::Origin::Rollback { of: 3 }.kind(), "rollback");
@@ -54,19 +66,24 @@ impl Origin {
             Self::File { .. } => "file",
             Self::Api => "api",
             Self::Rollback { .. } => "rollback",
+            Self::Leader { .. } => "leader",
+            Self::Etcd { .. } => "etcd",
         }
     }
 
-    /// The file a version was read from, if any.
+    /// The file, leader URL or etcd key a version was read from, if any.
     ///
     /// ```
     /// use cowd::record::Origin;
     /// assert_eq!(Origin::File { path: "app.toml".into() }.path(), Some("app.toml"));
+    /// assert_eq!(Origin::Etcd { key: "/app".into() }.path(), Some("/app"));
     /// assert_eq!(Origin::Api.path(), None);
     /// ```
     pub fn path(&self) -> Option<&str> {
         match self {
             Self::Seed { path } | Self::File { path } => Some(path),
+            Self::Leader { url } => Some(url),
+            Self::Etcd { key } => Some(key),
             _ => None,
         }
     }
@@ -88,6 +105,8 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Seed { path } | Self::File { path } => write!(f, "{} ({path})", self.kind()),
+            Self::Leader { url } => write!(f, "leader ({url})"),
+            Self::Etcd { key } => write!(f, "etcd (key {key})"),
             Self::Rollback { of } => write!(f, "rollback to version {of}"),
             _ => f.write_str(self.kind()),
         }
@@ -105,6 +124,8 @@ impl fmt::Display for Origin {
 /// assert_eq!(record.body(), &br#"{"a":1}"#[..]);
 /// assert_eq!(record.etag(), "\"3\"");
 /// assert_eq!(record.doc().unwrap()["a"], 1);
+/// // SHA-256 of the body, hex: what `X-Config-Sha256` carries.
+/// assert_eq!(record.sha256().len(), 64);
 /// ```
 #[derive(Clone)]
 pub struct VersionRecord {
@@ -114,6 +135,9 @@ pub struct VersionRecord {
     body: Bytes,
     etag: HeaderValue,
     version_header: HeaderValue,
+    published_header: HeaderValue,
+    /// Computed on first use: recovering a long history hashes nothing.
+    sha256: OnceLock<HeaderValue>,
 }
 
 impl VersionRecord {
@@ -128,6 +152,8 @@ impl VersionRecord {
             etag: HeaderValue::from_str(&format!("\"{version}\""))
                 .expect("a quoted number is a valid header value"),
             version_header: HeaderValue::from(version),
+            published_header: HeaderValue::from(system_time_ms(published_at)),
+            sha256: OnceLock::new(),
         }
     }
 
@@ -184,6 +210,26 @@ impl VersionRecord {
         &self.version_header
     }
 
+    /// The `X-Config-Published-Ms` header value: [`published_at_ms`](Self::published_at_ms).
+    pub fn published_header(&self) -> &HeaderValue {
+        &self.published_header
+    }
+
+    /// The `X-Config-Sha256` header value: the SHA-256 of [`body`](Self::body), lowercase hex.
+    /// A follower applying a JSON Patch checks its result against it.
+    pub fn sha256_header(&self) -> &HeaderValue {
+        self.sha256.get_or_init(|| {
+            HeaderValue::from_str(&sha256_hex(&self.body)).expect("hex is a valid header value")
+        })
+    }
+
+    /// The SHA-256 of [`body`](Self::body), lowercase hex.
+    pub fn sha256(&self) -> &str {
+        self.sha256_header()
+            .to_str()
+            .expect("hex is a valid header string")
+    }
+
     /// Parses the document back into a [`Value`].
     pub fn doc(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
@@ -204,6 +250,25 @@ impl fmt::Debug for VersionRecord {
             .field("size", &self.body.len())
             .finish()
     }
+}
+
+/// SHA-256 of `bytes`, lowercase hex (64 characters).
+///
+/// ```
+/// assert_eq!(
+///     cowd::record::sha256_hex(b"{}"),
+///     "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+/// );
+/// ```
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// Milliseconds since the Unix epoch (0 before it).

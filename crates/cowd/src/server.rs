@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 
 use crate::backend::{Backend, Committer, EmbeddedBackend, FileBackend};
 use crate::config_format::Format;
+use crate::etcd::{EtcdConfig, EtcdSource};
+use crate::follower::{Follow, FollowConfig};
 use crate::http::auth::Auth;
 use crate::journal::{DataDirLock, Journal, JournalError, sync_dir};
 use crate::record::{Origin, VersionRecord};
@@ -51,6 +53,11 @@ pub struct ServeConfig {
     /// `--io-threads`: single-threaded accept/serve runtimes sharing the port with
     /// `SO_REUSEPORT` (used by [`run`]); 0 serves on the caller's runtime.
     pub io_threads: usize,
+    /// `cowd follow --leader URL`: serve a read-only copy of another cowd (no data dir).
+    pub follow: Option<FollowConfig>,
+    /// `--etcd-endpoints`/`--etcd-key`: etcd is the source of truth (no data dir);
+    /// `config_file` seeds the key if it does not exist.
+    pub etcd: Option<EtcdConfig>,
 }
 
 impl Default for ServeConfig {
@@ -69,6 +76,8 @@ impl Default for ServeConfig {
             addr_file: None,
             shutdown_timeout: Duration::from_secs(10),
             io_threads: std::thread::available_parallelism().map_or(1, usize::from),
+            follow: None,
+            etcd: None,
         }
     }
 }
@@ -131,21 +140,38 @@ pub enum StartError {
     /// A signal handler could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The leader to follow is unusable (`cowd follow --leader`).
+    #[error(transparent)]
+    Leader(#[from] cowd_client::Error),
+    /// Contradicting options.
+    #[error("{0}")]
+    Options(String),
+}
+
+/// The task that brings versions from elsewhere (a leader, etcd).
+enum Replica {
+    Follower(Follow),
+    Etcd(EtcdSource),
 }
 
 /// An opened node, ready to serve: data dir locked and recovered, source of truth chosen.
 pub struct Instance {
     state: AppState,
     file_source: Option<Arc<FileSource>>,
+    replica: Option<Replica>,
     watch_options: WatchOptions,
     shutdown_timeout: Duration,
-    _lock: DataDirLock,
+    _lock: Option<DataDirLock>,
 }
 
 impl Instance {
     /// Locks and recovers the data dir, seeds it if empty, loads the schema and (in file mode)
-    /// reloads the file once. Blocking.
+    /// reloads the file once. Blocking. A follower or an etcd node uses no data dir: it starts
+    /// with no version and gets them in the background once [served](Self::serve).
     pub fn open(config: &ServeConfig) -> Result<Self, StartError> {
+        if config.follow.is_some() || config.etcd.is_some() {
+            return Self::open_replica(config);
+        }
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let schema = config
             .schema
@@ -216,9 +242,86 @@ impl Instance {
         Ok(Self {
             state,
             file_source,
+            replica: None,
             watch_options: config.watch_options,
             shutdown_timeout: config.shutdown_timeout,
-            _lock: lock,
+            _lock: Some(lock),
+        })
+    }
+
+    fn open_replica(config: &ServeConfig) -> Result<Self, StartError> {
+        if config.watch {
+            return Err(StartError::Options(
+                "--watch (file mode) cannot be combined with following a leader or etcd mode".into(),
+            ));
+        }
+        let versions = Arc::new(Versions::unsynced(config.history));
+        let (backend, replica): (Arc<dyn Backend>, Replica) =
+            match (&config.follow, &config.etcd) {
+                (Some(follow), None) => {
+                    let follow = Follow::new(follow, Arc::clone(&versions))?;
+                    (follow.backend.clone(), Replica::Follower(follow))
+                }
+                (None, Some(etcd)) => {
+                    let schema = config
+                        .schema
+                        .as_deref()
+                        .map(Schema::load)
+                        .transpose()?
+                        .map(Arc::new);
+                    let seed = match &config.config_file {
+                        Some(path) => {
+                            let format = config
+                                .format
+                                .or_else(|| Format::from_path(path))
+                                .ok_or_else(|| StartError::UnknownFormat { path: path.clone() })?;
+                            let doc = FileSource::read_document(path, format).map_err(
+                                |source| StartError::Config {
+                                    path: path.clone(),
+                                    source,
+                                },
+                            )?;
+                            if let Some(schema) = &schema {
+                                schema.validate(&doc).map_err(|violations| {
+                                    StartError::Invalid {
+                                        path: path.clone(),
+                                        violations,
+                                    }
+                                })?;
+                            }
+                            Some(doc)
+                        }
+                        None => None,
+                    };
+                    if etcd.endpoints.is_empty() {
+                        return Err(StartError::Options(
+                            "--etcd-endpoints names no endpoint".into(),
+                        ));
+                    }
+                    let (backend, source) =
+                        crate::etcd::open(etcd.clone(), Arc::clone(&versions), schema, seed);
+                    (backend, Replica::Etcd(source))
+                }
+                _ => {
+                    return Err(StartError::Options(
+                        "a node either follows a leader or uses etcd, not both".into(),
+                    ));
+                }
+            };
+        let state = AppState::new(
+            versions,
+            backend,
+            Auth::new(config.token.clone()),
+            config.limits,
+            Shutdown::default(),
+        );
+        Ok(Self {
+            state,
+            file_source: None,
+            replica: Some(replica),
+            watch_options: config.watch_options,
+            shutdown_timeout: config.shutdown_timeout,
+            _lock: None,
         })
     }
 
@@ -277,7 +380,7 @@ impl Instance {
     /// shutdown timeout. Also runs the file watcher (file mode) and handles SIGHUP (reload in
     /// file mode).
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
@@ -300,7 +403,7 @@ impl Instance {
     /// them), like nginx's worker processes: a request never hops between threads.
     /// `on_bound` gets the bound address (useful with port 0) before serving starts.
     pub async fn serve_per_core(
-        self,
+        mut self,
         addr: SocketAddr,
         threads: usize,
         on_bound: impl FnOnce(SocketAddr) -> Result<(), StartError>,
@@ -364,7 +467,7 @@ impl Instance {
         Ok(())
     }
 
-    fn start_background(&self) -> Result<Background, StartError> {
+    fn start_background(&mut self) -> Result<Background, StartError> {
         let shutdown = self.state.shutdown().clone();
         let (hup_tx, hup_rx) = mpsc::unbounded_channel();
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -381,7 +484,7 @@ impl Instance {
                                 tracing::info!("SIGHUP: reloading the configuration file");
                                 let _ = hup_tx.send(());
                             } else {
-                                tracing::info!("SIGHUP ignored: embedded mode has no file to reload");
+                                tracing::info!("SIGHUP ignored: only file mode reloads on SIGHUP");
                             }
                         }
                         () = shutdown.wait() => break,
@@ -398,7 +501,16 @@ impl Instance {
             )?),
             None => None,
         };
-        Ok(Background { hup_task, watcher })
+        let stop = shutdown.subscribe();
+        let replica = self.replica.take().map(|replica| match replica {
+            Replica::Follower(follow) => tokio::spawn(follow.run(stop)),
+            Replica::Etcd(source) => tokio::spawn(source.run(stop)),
+        });
+        Ok(Background {
+            hup_task,
+            watcher,
+            replica,
+        })
     }
 
     async fn finish(&self, background: Background) {
@@ -406,6 +518,9 @@ impl Instance {
         background.hup_task.abort();
         if let Some(watcher) = background.watcher {
             let _ = watcher.await;
+        }
+        if let Some(replica) = background.replica {
+            let _ = replica.await;
         }
         tracing::info!(
             version = self.state.versions().current().version(),
@@ -418,6 +533,7 @@ impl Instance {
 struct Background {
     hup_task: tokio::task::JoinHandle<()>,
     watcher: Option<tokio::task::JoinHandle<()>>,
+    replica: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Serves `router` on `listener` until `shutdown` triggers, then waits up to `timeout` for open

@@ -84,6 +84,52 @@ impl Versions {
         }
     }
 
+    /// Starts with nothing to serve yet: the current version is a placeholder numbered 0 (its
+    /// document is `null`), absent from the history, until the first
+    /// [`publish`](Self::publish). Used by nodes whose versions come from elsewhere (a leader,
+    /// etcd); `GET /v1/config` answers 503 meanwhile.
+    ///
+    /// ```
+    /// use cowd::record::{Origin, VersionRecord};
+    /// use cowd::versions::Versions;
+    /// use std::time::SystemTime;
+    ///
+    /// let versions = Versions::unsynced(10);
+    /// assert!(!versions.is_synced());
+    /// assert!(versions.get(0).is_none());
+    /// assert!(versions.history().is_empty());
+    /// let record = VersionRecord::from_value(42, SystemTime::now(), Origin::Api, &serde_json::json!({}));
+    /// versions.publish(std::sync::Arc::new(record)).unwrap();
+    /// assert!(versions.is_synced());
+    /// assert_eq!(versions.history().len(), 1);
+    /// ```
+    pub fn unsynced(limit: usize) -> Self {
+        let placeholder = Arc::new(VersionRecord::new(
+            0,
+            std::time::SystemTime::now(),
+            crate::record::Origin::Init,
+            bytes::Bytes::from_static(b"null"),
+        ));
+        let store = Store::builder(placeholder)
+            .name("config")
+            .size_of(|r: &Current| r.size())
+            .build()
+            .expect("no validators are registered");
+        Self {
+            store,
+            history: RwLock::new(BTreeMap::new()),
+            limit: limit.max(1),
+            updates: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a real version is current (false only for [`unsynced`](Self::unsynced)
+    /// before its first publish).
+    pub fn is_synced(&self) -> bool {
+        self.with_current(|current| current.version() > 0)
+    }
+
     /// Runs `f` on the current version through a wait-free guard (the hot read path: no
     /// reference count is touched).
     ///
@@ -105,7 +151,7 @@ impl Versions {
     pub fn get(&self, version: u64) -> Option<Current> {
         let current = self.current();
         if current.version() == version {
-            return Some(current);
+            return (version > 0).then_some(current);
         }
         self.read_history().get(&version).cloned()
     }

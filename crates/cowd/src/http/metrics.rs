@@ -293,6 +293,8 @@ pub fn render(state: &AppState) -> String {
         );
     }
 
+    state.backend().render_metrics(&mut out);
+
     // HTTP.
     let route_name = |i: usize| ROUTES.get(i).copied().unwrap_or("other");
     out.push_str("# HELP cowd_http_requests_total HTTP requests by route, method and status.\n# TYPE cowd_http_requests_total counter\n");

@@ -16,6 +16,32 @@ use crate::state::AppState;
 
 /// The `X-Config-Version` header.
 pub const X_CONFIG_VERSION: &str = "x-config-version";
+/// The `X-Config-Sha256` header: SHA-256 (hex) of the document's compact JSON bytes.
+pub const X_CONFIG_SHA256: &str = "x-config-sha256";
+/// The `X-Config-Published-Ms` header: when the version was accepted, in ms since the epoch.
+pub const X_CONFIG_PUBLISHED_MS: &str = "x-config-published-ms";
+/// The `X-Config-Size` header: the document's size in bytes (also on body-less answers).
+pub const X_CONFIG_SIZE: &str = "x-config-size";
+
+/// Adds the version headers of `record` (ETag, version, hash, publish time, no-cache).
+fn version_headers(headers: &mut HeaderMap, record: &VersionRecord) {
+    headers.insert(header::ETAG, record.etag().clone());
+    headers.insert(X_CONFIG_VERSION, record.version_header().clone());
+    headers.insert(X_CONFIG_SHA256, record.sha256_header().clone());
+    headers.insert(X_CONFIG_PUBLISHED_MS, record.published_header().clone());
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
+
+/// A 204 response announcing a version without its body (`watch?body=false`): the version
+/// headers plus `X-Config-Size`.
+pub(crate) fn announce_response(record: &VersionRecord) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    version_headers(headers, record);
+    headers.insert(X_CONFIG_SIZE, HeaderValue::from(record.size()));
+    response
+}
 
 /// Parses a query string into `T`, turning a bad one into a JSON 400.
 pub(crate) fn query<T: serde::de::DeserializeOwned>(
@@ -37,9 +63,7 @@ pub(crate) fn document_response(record: &VersionRecord) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    headers.insert(header::ETAG, record.etag().clone());
-    headers.insert(X_CONFIG_VERSION, record.version_header().clone());
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    version_headers(headers, record);
     response
 }
 
@@ -47,10 +71,7 @@ pub(crate) fn document_response(record: &VersionRecord) -> Response {
 pub(crate) fn not_modified(record: &VersionRecord) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NOT_MODIFIED;
-    let headers = response.headers_mut();
-    headers.insert(header::ETAG, record.etag().clone());
-    headers.insert(X_CONFIG_VERSION, record.version_header().clone());
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    version_headers(response.headers_mut(), record);
     response
 }
 
@@ -112,16 +133,36 @@ pub async fn get_config(
     let versions = state.versions();
     // The hot path: the current version, answered under the store's guard.
     if let Some(response) = versions.with_current(|current| match wanted {
+        _ if current.version() == 0 => Some(Err(not_synced(&state))),
         Some(v) if v != current.version() => None,
-        _ => Some(answer(current)),
+        _ => Some(Ok(answer(current))),
     }) {
-        return Ok(response);
+        return response;
     }
     let v = wanted.expect("only a historical version misses the hot path");
     let record = versions.get(v).ok_or_else(|| {
         ApiError::unknown_version(v, versions.oldest(), versions.current().version())
     })?;
     Ok(answer(&record))
+}
+
+/// 503 while a node whose versions come from elsewhere (a leader, etcd) has none yet.
+#[cold]
+fn not_synced(state: &AppState) -> ApiError {
+    let reason = state
+        .backend()
+        .readiness()
+        .err()
+        .unwrap_or_else(|| "no version received yet".to_owned());
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_synced",
+        format!(
+            "this {} node has no configuration yet ({reason}); retry shortly (GET /readyz turns 200 once it has one)",
+            state.backend().mode()
+        ),
+    )
+    .detail(json!({"mode": state.backend().mode(), "reason": reason}))
 }
 
 async fn read_body(
@@ -309,9 +350,15 @@ pub struct DiffQuery {
     pub from: Option<u64>,
     /// The version to reach (default: the current one).
     pub to: Option<u64>,
+    /// Answer 204 (with `X-Diff-Size`) instead of a patch larger than this many bytes: a
+    /// follower passes the document's size, so it only downloads a patch that is smaller.
+    pub max_bytes: Option<usize>,
 }
 
-/// `GET /v1/config/diff?from=A&to=B`: the RFC 6902 JSON Patch turning A into B.
+/// `GET /v1/config/diff?from=A&to=B[&max_bytes=S]`: the RFC 6902 JSON Patch turning A into B,
+/// with `X-Diff-From`, `X-Diff-To` and B's version headers (`X-Config-Sha256` lets the client
+/// check its result). With `max_bytes`, a patch larger than that is not sent: 204 with
+/// `X-Diff-Size` instead.
 pub async fn diff(
     State(state): State<AppState>,
     query_string: Result<Query<DiffQuery>, axum::extract::rejection::QueryRejection>,
@@ -340,14 +387,28 @@ pub async fn diff(
         })
     };
     let patch = json_patch::diff(&parse(&a)?, &parse(&b)?);
-    let mut response = axum::Json(patch).into_response();
+    let body = serde_json::to_vec(&patch).expect("a patch always serializes");
+    let too_large = q.max_bytes.is_some_and(|max| body.len() > max);
+    let size = body.len();
+    let mut response = if too_large {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
+    } else {
+        let mut response = Response::new(Body::from(body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json-patch+json"),
+        );
+        response
+    };
     let headers = response.headers_mut();
     headers.insert("x-diff-from", HeaderValue::from(from));
     headers.insert("x-diff-to", HeaderValue::from(to));
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json-patch+json"),
-    );
+    headers.insert("x-diff-size", HeaderValue::from(size));
+    headers.insert(X_CONFIG_SHA256, b.sha256_header().clone());
+    headers.insert(X_CONFIG_SIZE, HeaderValue::from(b.size()));
+    headers.insert(X_CONFIG_PUBLISHED_MS, b.published_header().clone());
     Ok(response)
 }
 

@@ -67,6 +67,7 @@ pub async fn events(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (backlog, last_sent): (VecDeque<Current>, u64) = match resume_after {
         Some(id) if id <= current.version() => (versions.since(id).into(), id),
+        _ if current.version() == 0 => (VecDeque::new(), 0),
         _ => (VecDeque::from([current.clone()]), 0),
     };
     state

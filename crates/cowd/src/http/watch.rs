@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::http::error::ApiError;
-use crate::http::routes::{document_response, not_modified, query};
+use crate::http::routes::{announce_response, document_response, not_modified, query};
 use crate::state::AppState;
 
 /// Query of the long-poll.
@@ -18,11 +18,14 @@ pub struct WatchQuery {
     pub after: Option<u64>,
     /// Give up after this many milliseconds with 304 (default 30 s, at most 300 s).
     pub timeout_ms: Option<u64>,
+    /// `false`: announce the new version with 204 and its headers only (`X-Config-Size`,
+    /// `X-Config-Sha256`, …), no body; a follower then fetches a diff or the document.
+    pub body: Option<bool>,
 }
 
 /// Answers 200 with the document and version headers as soon as the version is greater than
 /// `after`, or 304 (with the current version's headers) when `timeout_ms` passes first or the
-/// server shuts down.
+/// server shuts down. With `body=false` a new version is announced by a 204 without body.
 pub async fn watch(
     State(state): State<AppState>,
     query_string: Result<Query<WatchQuery>, axum::extract::rejection::QueryRejection>,
@@ -43,7 +46,11 @@ pub async fn watch(
     loop {
         let current = versions.current();
         if current.version() > after {
-            return Ok(document_response(&current));
+            return Ok(if q.body == Some(false) {
+                announce_response(&current)
+            } else {
+                document_response(&current)
+            });
         }
         if shutdown.is_triggered() {
             return Ok(not_modified(&current));

@@ -1,0 +1,599 @@
+//! etcd mode (`cowd serve --etcd-endpoints URLS --etcd-key KEY`): etcd is the source of truth
+//! for every node of a deployment; each node keeps a local copy for reads.
+//!
+//! - **The document** lives at one etcd key, as compact JSON. Its version is the key's
+//!   `mod_revision`: monotonic, and the same number for the same content on every node.
+//! - **Writes** ([`EtcdBackend::write`]): the schema is checked first, then one etcd
+//!   transaction puts the document; with `If-Match: "N"` the transaction compares the key's
+//!   `mod_revision` with N, so concurrent compare-and-sets on different nodes have exactly one
+//!   winner (the others get 412). The writing node publishes the new revision as soon as etcd
+//!   acknowledged it, so it reads its own write.
+//! - **Every node watches the key** ([`EtcdSource::run`]) from the revision after the one it
+//!   read, and publishes each new value into its [`Versions`]. A watch cancelled because its
+//!   start revision was compacted, a broken stream or a stopped etcd lead to a fresh read of
+//!   the key and a new watch from there: the node catches up with the latest value.
+//! - **Reads never touch etcd**: every read endpoint serves the local [`Versions`].
+//!   `cowd_etcd_requests_total` counts what this node sends to etcd (writes, the sync reads,
+//!   the watch, and one health probe per `--etcd-probe-interval`).
+//! - **Unavailability**: while etcd does not answer, the node keeps serving its last version;
+//!   `/readyz` answers 503 once the last successful contact is older than `--etcd-stale-after`
+//!   (or immediately when the probe fails), writes answer 503, and
+//!   `cowd_etcd_last_contact_age_seconds` grows.
+//!
+//! Values written to the key by other tools are accepted if they are JSON and match the schema;
+//! anything else is not published (counted in `cowd_config_reload_failures_total`).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Txn, TxnOp, TxnOpResponse,
+    WatchOptions,
+};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::backend::{Backend, BoxFuture, Change, WriteError};
+use crate::record::{Origin, VersionRecord};
+use crate::schema::Schema;
+use crate::versions::{Current, Versions};
+
+/// What etcd mode needs besides the common serve options.
+#[derive(Clone, Debug)]
+pub struct EtcdConfig {
+    /// Client URLs of the etcd members (`--etcd-endpoints`, comma-separated).
+    pub endpoints: Vec<String>,
+    /// The key holding the document (`--etcd-key`).
+    pub key: String,
+    /// Limit for one etcd request (`--etcd-timeout`, default 2 s).
+    pub request_timeout: Duration,
+    /// How often the health probe runs (`--etcd-probe-interval`, default 1 s).
+    pub probe_interval: Duration,
+    /// Not ready once etcd was last heard from longer ago than this (`--etcd-stale-after`,
+    /// default 5 s).
+    pub stale_after: Duration,
+}
+
+impl EtcdConfig {
+    /// Default timings for `endpoints` and `key`.
+    ///
+    /// ```
+    /// let config = cowd::etcd::EtcdConfig::new(vec!["http://127.0.0.1:2379".into()], "/app/config");
+    /// assert_eq!(config.key, "/app/config");
+    /// ```
+    pub fn new(endpoints: Vec<String>, key: impl Into<String>) -> Self {
+        Self {
+            endpoints,
+            key: key.into(),
+            request_timeout: Duration::from_secs(2),
+            probe_interval: Duration::from_secs(1),
+            stale_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Requests sent to etcd, by kind (`cowd_etcd_requests_total{op}`).
+const OPS: [&str; 4] = ["get", "txn", "watch", "probe"];
+
+#[derive(Debug, Default)]
+struct Health {
+    connected: bool,
+    last_contact: Option<Instant>,
+    last_error: Option<String>,
+    /// The newest etcd cluster revision seen in a response header.
+    revision: u64,
+    key_missing: bool,
+}
+
+struct Shared {
+    config: EtcdConfig,
+    versions: Arc<Versions>,
+    schema: Option<Arc<Schema>>,
+    client: OnceLock<Client>,
+    /// Serializes publishes (the watch task and writers both publish).
+    publish: Mutex<()>,
+    health: Mutex<Health>,
+    requests: [AtomicU64; OPS.len()],
+    resyncs: AtomicU64,
+    compacted: AtomicU64,
+    seeded: AtomicU64,
+    /// The newest revision offered to [`Shared::publish`], published or refused.
+    seen: AtomicU64,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("versions", &self.versions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, op: usize) {
+        self.requests[op].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn contact(&self, revision: Option<i64>) {
+        let mut h = self.health();
+        h.connected = true;
+        h.last_contact = Some(Instant::now());
+        h.last_error = None;
+        if let Some(r) = revision.and_then(|r| u64::try_from(r).ok()) {
+            h.revision = h.revision.max(r);
+        }
+    }
+
+    fn failed(&self, what: &str, error: impl std::fmt::Display) -> String {
+        let message = format!("{what}: {error}");
+        let mut h = self.health();
+        h.connected = false;
+        h.last_error = Some(message.clone());
+        message
+    }
+
+    /// Parses, validates and publishes the value etcd holds at `revision`, unless this node
+    /// already serves that revision or a newer one. Returns the record now current.
+    fn publish(&self, revision: i64, value: &[u8], origin: Origin) -> Option<Current> {
+        let version = u64::try_from(revision).ok().filter(|v| *v > 0)?;
+        self.seen.fetch_max(version, Ordering::Relaxed);
+        if self.versions.current().version() >= version {
+            return None;
+        }
+        let doc: Value = match serde_json::from_slice(value) {
+            Ok(doc) => doc,
+            Err(error) => {
+                self.versions.count_reload_failure();
+                tracing::error!(key = %self.config.key, revision, %error, "the value in etcd is not JSON; keeping the current version");
+                return None;
+            }
+        };
+        if let Some(schema) = &self.schema {
+            if let Err(violations) = schema.validate(&doc) {
+                self.versions.count_reload_failure();
+                tracing::error!(
+                    key = %self.config.key, revision,
+                    "the value in etcd does not match the schema ({}); keeping the current version",
+                    violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                );
+                return None;
+            }
+        }
+        let body = Bytes::from(serde_json::to_vec(&doc).expect("a Value always serializes"));
+        let record = Arc::new(VersionRecord::new(version, SystemTime::now(), origin, body));
+        let _serial = self.publish.lock().unwrap_or_else(|e| e.into_inner());
+        match self.versions.publish(Arc::clone(&record)) {
+            Ok(()) => {
+                tracing::debug!(version, "published a revision from etcd");
+                Some(record)
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::Etcd {
+            key: self.config.key.clone(),
+        }
+    }
+}
+
+/// The write seam of etcd mode; see the [module docs](self).
+#[derive(Debug)]
+pub struct EtcdBackend {
+    shared: Arc<Shared>,
+}
+
+/// The background task of etcd mode: connect, read the key, watch it, probe etcd's health.
+#[derive(Debug)]
+pub struct EtcdSource {
+    shared: Arc<Shared>,
+    seed: Option<Value>,
+}
+
+/// Builds etcd mode's backend and background task over `versions` (which should start
+/// [unsynced](Versions::unsynced)). `seed` is written to the key if it does not exist yet
+/// (default `{}`).
+pub fn open(
+    config: EtcdConfig,
+    versions: Arc<Versions>,
+    schema: Option<Arc<Schema>>,
+    seed: Option<Value>,
+) -> (Arc<EtcdBackend>, EtcdSource) {
+    let shared = Arc::new(Shared {
+        config,
+        versions,
+        schema,
+        client: OnceLock::new(),
+        publish: Mutex::new(()),
+        health: Mutex::new(Health::default()),
+        requests: Default::default(),
+        resyncs: AtomicU64::new(0),
+        compacted: AtomicU64::new(0),
+        seeded: AtomicU64::new(0),
+        seen: AtomicU64::new(0),
+    });
+    (
+        Arc::new(EtcdBackend {
+            shared: Arc::clone(&shared),
+        }),
+        EtcdSource { shared, seed },
+    )
+}
+
+impl Backend for EtcdBackend {
+    fn mode(&self) -> &'static str {
+        "etcd"
+    }
+
+    fn check_writable(&self) -> Result<(), WriteError> {
+        Ok(())
+    }
+
+    fn write(&self, change: Change) -> BoxFuture<'_, Result<Current, WriteError>> {
+        Box::pin(self.write_txn(change))
+    }
+
+    fn readiness(&self) -> Result<(), String> {
+        let shared = &self.shared;
+        let h = shared.health();
+        let key = &shared.config.key;
+        if !shared.versions.is_synced() {
+            return Err(format!(
+                "key {key} not read from etcd yet{}",
+                h.last_error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if !h.connected {
+            return Err(format!(
+                "etcd is unreachable ({}); serving the last version read, {}",
+                h.last_error.as_deref().unwrap_or("no answer"),
+                self.shared.versions.current().version()
+            ));
+        }
+        if let Some(age) = h.last_contact.map(|t| t.elapsed()) {
+            if age > shared.config.stale_after {
+                return Err(format!(
+                    "etcd last answered {:.1}s ago (more than --etcd-stale-after {:?})",
+                    age.as_secs_f64(),
+                    shared.config.stale_after
+                ));
+            }
+        }
+        if h.key_missing {
+            return Err(format!("key {key} was deleted from etcd; serving its last value"));
+        }
+        Ok(())
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        let shared = &self.shared;
+        let (connected, age, revision) = {
+            let h = shared.health();
+            (
+                h.connected,
+                h.last_contact
+                    .map_or(f64::INFINITY, |t| t.elapsed().as_secs_f64()),
+                h.revision,
+            )
+        };
+        let stale = self.readiness().is_err();
+        let gauges: [(&str, &str, f64); 4] = [
+            ("cowd_etcd_up", "1 when the last request to etcd succeeded.", f64::from(u8::from(connected))),
+            ("cowd_etcd_last_contact_age_seconds", "Seconds since etcd last answered (+Inf: never).", age),
+            ("cowd_etcd_stale", "1 when this node's copy may be stale (etcd unreachable or silent too long).", f64::from(u8::from(stale))),
+            ("cowd_etcd_cluster_revision", "The newest etcd cluster revision seen (the key's mod_revision is cowd_config_version).", revision as f64),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        out.push_str("# HELP cowd_etcd_requests_total Requests sent to etcd, by kind (reads of the API send none).\n# TYPE cowd_etcd_requests_total counter\n");
+        for (op, n) in OPS.iter().zip(&shared.requests) {
+            let _ = writeln!(
+                out,
+                "cowd_etcd_requests_total{{op=\"{op}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        let counters: [(&str, &str, u64); 3] = [
+            ("cowd_etcd_resyncs_total", "Fresh reads of the key after the watch ended (etcd restart, broken stream, compaction).", shared.resyncs.load(Ordering::Relaxed)),
+            ("cowd_etcd_compacted_watches_total", "Watches cancelled because their start revision was compacted.", shared.compacted.load(Ordering::Relaxed)),
+            ("cowd_etcd_seeded_total", "Times this node created the key (it did not exist).", shared.seeded.load(Ordering::Relaxed)),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+    }
+}
+
+impl EtcdBackend {
+    fn client(&self) -> Result<Client, WriteError> {
+        self.shared
+            .client
+            .get()
+            .cloned()
+            .ok_or_else(|| WriteError::Unavailable {
+                reason: "not connected to etcd yet".into(),
+            })
+    }
+
+    async fn write_txn(&self, change: Change) -> Result<Current, WriteError> {
+        let shared = &self.shared;
+        if let Some(schema) = &shared.schema {
+            if let Err(violations) = schema.validate(&change.doc) {
+                shared.versions.count_reload_failure();
+                return Err(WriteError::Invalid { violations });
+            }
+        }
+        let body = serde_json::to_vec(&change.doc).expect("a Value always serializes");
+        let key = shared.config.key.as_str();
+        let mut txn = Txn::new();
+        if let Some(expected) = change.expected_version {
+            let expected = i64::try_from(expected).unwrap_or(i64::MAX);
+            txn = txn.when([Compare::mod_revision(key, CompareOp::Equal, expected)]);
+        }
+        let txn = txn
+            .and_then([TxnOp::put(key, body.clone(), None)])
+            .or_else([TxnOp::get(key, None)]);
+        let mut kv = self.client()?.kv_client();
+        shared.count(1);
+        let response = match tokio::time::timeout(shared.config.request_timeout, kv.txn(txn)).await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                let reason = shared.failed("etcd transaction failed", &error);
+                return Err(WriteError::Unavailable {
+                    reason: format!("{reason}; the write may not have been applied: check GET /v1/config before retrying"),
+                });
+            }
+            Err(_) => {
+                let reason = shared.failed(
+                    "etcd transaction",
+                    format!("no answer within {:?}", shared.config.request_timeout),
+                );
+                return Err(WriteError::Unavailable {
+                    reason: format!("{reason}; the write may or may not have been applied: check GET /v1/config before retrying"),
+                });
+            }
+        };
+        let revision = response.header().map_or(0, |h| h.revision());
+        shared.contact(Some(revision));
+        if !response.succeeded() {
+            let current = response
+                .op_responses()
+                .into_iter()
+                .find_map(|op| match op {
+                    TxnOpResponse::Get(get) => {
+                        Some(get.kvs().first().map_or(0, |kv| kv.mod_revision()))
+                    }
+                    _ => None,
+                })
+                .unwrap_or(0);
+            return Err(WriteError::Conflict {
+                expected: change.expected_version.unwrap_or(0),
+                current: u64::try_from(current).unwrap_or(0),
+            });
+        }
+        // The put's revision is the transaction's header revision: publish it now (the watch
+        // will see it too and skip it) so this node reads its own write.
+        if let Some(record) = shared.publish(revision, &body, change.origin) {
+            return Ok(record);
+        }
+        let version = u64::try_from(revision).unwrap_or(0);
+        Ok(shared
+            .versions
+            .get(version)
+            .unwrap_or_else(|| shared.versions.current()))
+    }
+}
+
+/// Why the watch loop restarts.
+enum Restart {
+    /// Etcd is unreachable or failed: back off first.
+    Error(String),
+    /// The watch ended cleanly (compaction, cancellation): resync at once.
+    Resync,
+}
+
+impl EtcdSource {
+    /// Connects, reads the key (creating it from the seed if missing), then watches it until
+    /// `stop` turns true; see the [module docs](self).
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        tracing::info!(endpoints = ?config.endpoints, key = %config.key, "etcd mode: following the key");
+        let mut backoff = Duration::from_millis(50);
+        let mut seed = self.seed.take();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let outcome = tokio::select! {
+                outcome = self.session(&mut seed) => outcome,
+                _ = stop.changed() => return,
+            };
+            let delay = match outcome {
+                Restart::Resync => Duration::ZERO,
+                Restart::Error(reason) => {
+                    tracing::warn!(%reason, ?backoff, "etcd: keeping the last version and retrying");
+                    let delay = backoff / 2 + Duration::from_millis(fastrand_ms(backoff / 2));
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    delay
+                }
+            };
+            if delay.is_zero() {
+                backoff = Duration::from_millis(50);
+            }
+            shared.resyncs.fetch_add(1, Ordering::Relaxed);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Client, String> {
+        if let Some(client) = self.shared.client.get() {
+            return Ok(client.clone());
+        }
+        let config = &self.shared.config;
+        let options = ConnectOptions::new()
+            .with_connect_timeout(config.request_timeout)
+            .with_keep_alive(Duration::from_secs(2), config.request_timeout)
+            .with_keep_alive_while_idle(true)
+            .with_require_leader(true);
+        let client = Client::connect(&config.endpoints, Some(options))
+            .await
+            .map_err(|e| self.shared.failed("cannot set up the etcd client", e))?;
+        Ok(self.shared.client.get_or_init(|| client).clone())
+    }
+
+    /// One read-then-watch session; returns why it ended.
+    async fn session(&self, seed: &mut Option<Value>) -> Restart {
+        let shared = &self.shared;
+        let config = &shared.config;
+        let timeout = config.request_timeout;
+        let client = match self.connect().await {
+            Ok(c) => c,
+            Err(e) => return Restart::Error(e),
+        };
+        let mut kv = client.kv_client();
+        // 1. Read the key (linearizable) and publish it.
+        shared.count(0);
+        let response = match tokio::time::timeout(timeout, kv.get(config.key.as_str(), None)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Restart::Error(shared.failed("cannot read the key", e)),
+            Err(_) => {
+                return Restart::Error(
+                    shared.failed("cannot read the key", format!("no answer within {timeout:?}")),
+                );
+            }
+        };
+        let header_revision = response.header().map_or(0, |h| h.revision());
+        shared.contact(Some(header_revision));
+        match response.kvs().first() {
+            Some(kv) => {
+                shared.health().key_missing = false;
+                shared.publish(kv.mod_revision(), kv.value(), shared.origin());
+            }
+            None => {
+                if let Some(doc) = seed.take().or_else(|| (!shared.versions.is_synced()).then(|| serde_json::json!({}))) {
+                    // Create the key only if it still does not exist.
+                    let body = serde_json::to_vec(&doc).expect("a Value always serializes");
+                    let txn = Txn::new()
+                        .when([Compare::create_revision(config.key.as_str(), CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(config.key.as_str(), body, None)]);
+                    shared.count(1);
+                    return match tokio::time::timeout(timeout, kv.txn(txn)).await {
+                        Ok(Ok(r)) => {
+                            shared.contact(r.header().map(|h| h.revision()));
+                            if r.succeeded() {
+                                shared.seeded.fetch_add(1, Ordering::Relaxed);
+                                tracing::info!(key = %config.key, "the key did not exist: created it");
+                            }
+                            Restart::Resync
+                        }
+                        Ok(Err(e)) => Restart::Error(shared.failed("cannot create the key", e)),
+                        Err(_) => Restart::Error(shared.failed("cannot create the key", "timeout")),
+                    };
+                }
+                let mut h = shared.health();
+                if !h.key_missing {
+                    tracing::warn!(key = %config.key, "the key does not exist in etcd; serving the last version until it is written again");
+                }
+                h.key_missing = true;
+            }
+        }
+        *seed = None;
+        // 2. Watch from the next revision.
+        let mut watch_client = client.watch_client();
+        let options = WatchOptions::new()
+            .with_start_revision(header_revision + 1)
+            .with_progress_notify();
+        shared.count(2);
+        let mut stream = match tokio::time::timeout(
+            timeout,
+            watch_client.watch(config.key.as_str(), Some(options)),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Restart::Error(shared.failed("cannot watch the key", e)),
+            Err(_) => return Restart::Error(shared.failed("cannot watch the key", "timeout")),
+        };
+        let mut probe = tokio::time::interval(config.probe_interval);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        probe.tick().await;
+        let mut ahead_probes = 0u32;
+        loop {
+            tokio::select! {
+                message = stream.message() => match message {
+                    Ok(Some(response)) => {
+                        shared.contact(response.header().map(|h| h.revision()));
+                        if response.compact_revision() > 0 {
+                            shared.compacted.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(compacted = response.compact_revision(), "the watch's start revision was compacted; reading the key again");
+                            return Restart::Resync;
+                        }
+                        if response.canceled() {
+                            tracing::warn!(reason = response.cancel_reason(), "etcd cancelled the watch; reading the key again");
+                            return Restart::Resync;
+                        }
+                        for event in response.events() {
+                            let Some(kv) = event.kv() else { continue };
+                            match event.event_type() {
+                                EventType::Put => {
+                                    shared.health().key_missing = false;
+                                    shared.publish(kv.mod_revision(), kv.value(), shared.origin());
+                                }
+                                EventType::Delete => {
+                                    tracing::warn!(key = %config.key, revision = kv.mod_revision(), "the key was deleted from etcd; serving the last version until it is written again");
+                                    shared.health().key_missing = true;
+                                }
+                            }
+                        }
+                    }
+                    Ok(None) => return Restart::Error(shared.failed("the watch", "etcd closed the stream")),
+                    Err(e) => return Restart::Error(shared.failed("the watch broke", e)),
+                },
+                _ = probe.tick() => {
+                    // A linearizable read of the key's revision: etcd (a quorum) is there.
+                    shared.count(3);
+                    let options = GetOptions::new().with_keys_only();
+                    match tokio::time::timeout(timeout, kv.get(config.key.as_str(), Some(options))).await {
+                        Ok(Ok(r)) => {
+                            shared.contact(r.header().map(|h| h.revision()));
+                            let latest = r.kvs().first().map_or(0, |kv| kv.mod_revision());
+                            let current = i64::try_from(shared.seen.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+                            // The watch should have delivered it by the next probe.
+                            ahead_probes = if latest > current { ahead_probes + 1 } else { 0 };
+                            if ahead_probes >= 3 {
+                                tracing::warn!(latest, current, "the watch is behind etcd; reading the key again");
+                                return Restart::Resync;
+                            }
+                        }
+                        Ok(Err(e)) => { shared.failed("etcd health probe failed", e); }
+                        Err(_) => { shared.failed("etcd health probe", format!("no answer within {timeout:?}")); }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A random number of milliseconds in `[0, max]`.
+fn fastrand_ms(max: Duration) -> u64 {
+    let max = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+    if max == 0 { 0 } else { fastrand::u64(0..=max) }
+}
