@@ -24,7 +24,8 @@
 //! anything else is not published (counted in `cowd_config_reload_failures_total`).
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -92,7 +93,10 @@ struct Shared {
     config: EtcdConfig,
     versions: Arc<Versions>,
     schema: Option<Arc<Schema>>,
-    client: OnceLock<Client>,
+    /// One client per endpoint: requests go to the last member that answered and fail over
+    /// to the next ones (see [`Shared::call`]).
+    clients: OnceLock<Vec<(String, Client)>>,
+    preferred: AtomicUsize,
     /// Serializes publishes (the watch task and writers both publish).
     publish: Mutex<()>,
     health: Mutex<Health>,
@@ -113,7 +117,74 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// Whether `error` means the request never left this process (the member refused the
+/// connection): then it is safe to send it to another member, even a write.
+fn not_sent(error: &etcd_client::Error) -> bool {
+    let text = format!("{error:?}");
+    text.contains("ConnectError") || text.contains("tcp connect error")
+}
+
 impl Shared {
+    /// The per-endpoint clients, created on first use (creating them sends nothing).
+    async fn clients(&self) -> Result<&[(String, Client)], String> {
+        if let Some(clients) = self.clients.get() {
+            return Ok(clients);
+        }
+        let mut clients = Vec::with_capacity(self.config.endpoints.len());
+        for endpoint in &self.config.endpoints {
+            let options = ConnectOptions::new()
+                .with_connect_timeout(self.config.request_timeout)
+                .with_keep_alive(Duration::from_secs(2), self.config.request_timeout)
+                .with_keep_alive_while_idle(true)
+                .with_require_leader(true);
+            let client = Client::connect([endpoint.as_str()], Some(options))
+                .await
+                .map_err(|e| self.failed(&format!("cannot set up a client for {endpoint}"), e))?;
+            clients.push((endpoint.clone(), client));
+        }
+        Ok(self.clients.get_or_init(|| clients))
+    }
+
+    /// Sends one request, starting with the member that answered last. On a refused
+    /// connection it tries the next member; an `idempotent` request (a read, a watch) also
+    /// moves on after any other error or a timeout. A write whose outcome is unknown is never
+    /// resent. `what` names the request in errors.
+    async fn call<T, F, Fut>(&self, what: &str, op: usize, idempotent: bool, f: F) -> Result<T, Failure>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let clients = self.clients().await.map_err(Failure::NotSent)?;
+        let timeout = self.config.request_timeout;
+        let start = self.preferred.load(Ordering::Relaxed);
+        let mut last = String::new();
+        for i in 0..clients.len() {
+            let index = (start + i) % clients.len();
+            let (endpoint, client) = &clients[index];
+            self.count(op);
+            match tokio::time::timeout(timeout, f(client.clone())).await {
+                Ok(Ok(value)) => {
+                    self.preferred.store(index, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                Ok(Err(error)) => {
+                    let sent = !not_sent(&error);
+                    last = format!("{what} at {endpoint}: {error}");
+                    if sent && !idempotent {
+                        return Err(Failure::Unknown(self.failed(what, format!("{endpoint}: {error}"))));
+                    }
+                }
+                Err(_) => {
+                    last = format!("{what} at {endpoint}: no answer within {timeout:?}");
+                    if !idempotent {
+                        return Err(Failure::Unknown(self.failed(what, format!("{endpoint}: no answer within {timeout:?}"))));
+                    }
+                }
+            }
+        }
+        Err(Failure::NotSent(self.failed("no etcd member answered", last)))
+    }
+
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.health.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -186,6 +257,22 @@ impl Shared {
     }
 }
 
+/// Why [`Shared::call`] failed.
+enum Failure {
+    /// No member accepted the request: nothing was applied.
+    NotSent(String),
+    /// A member may have applied it.
+    Unknown(String),
+}
+
+impl Failure {
+    fn into_reason(self) -> String {
+        match self {
+            Self::NotSent(r) | Self::Unknown(r) => r,
+        }
+    }
+}
+
 /// The write seam of etcd mode; see the [module docs](self).
 #[derive(Debug)]
 pub struct EtcdBackend {
@@ -212,7 +299,8 @@ pub fn open(
         config,
         versions,
         schema,
-        client: OnceLock::new(),
+        clients: OnceLock::new(),
+        preferred: AtomicUsize::new(0),
         publish: Mutex::new(()),
         health: Mutex::new(Health::default()),
         requests: Default::default(),
@@ -318,15 +406,6 @@ impl Backend for EtcdBackend {
 }
 
 impl EtcdBackend {
-    fn client(&self) -> Result<Client, WriteError> {
-        self.shared
-            .client
-            .get()
-            .cloned()
-            .ok_or_else(|| WriteError::Unavailable {
-                reason: "not connected to etcd yet".into(),
-            })
-    }
 
     async fn write_txn(&self, change: Change) -> Result<Current, WriteError> {
         let shared = &self.shared;
@@ -346,27 +425,20 @@ impl EtcdBackend {
         let txn = txn
             .and_then([TxnOp::put(key, body.clone(), None)])
             .or_else([TxnOp::get(key, None)]);
-        let mut kv = self.client()?.kv_client();
-        shared.count(1);
-        let response = match tokio::time::timeout(shared.config.request_timeout, kv.txn(txn)).await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                let reason = shared.failed("etcd transaction failed", &error);
-                return Err(WriteError::Unavailable {
-                    reason: format!("{reason}; the write may not have been applied: check GET /v1/config before retrying"),
-                });
-            }
-            Err(_) => {
-                let reason = shared.failed(
-                    "etcd transaction",
-                    format!("no answer within {:?}", shared.config.request_timeout),
-                );
-                return Err(WriteError::Unavailable {
-                    reason: format!("{reason}; the write may or may not have been applied: check GET /v1/config before retrying"),
-                });
-            }
-        };
+        let response = shared
+            .call("the etcd transaction", 1, false, |client| {
+                let txn = txn.clone();
+                async move { client.kv_client().txn(txn).await }
+            })
+            .await
+            .map_err(|failure| WriteError::Unavailable {
+                reason: match failure {
+                    Failure::NotSent(reason) => format!("{reason}; nothing was written"),
+                    Failure::Unknown(reason) => format!(
+                        "{reason}; the write may or may not have been applied: check GET /v1/config before retrying"
+                    ),
+                },
+            })?;
         let revision = response.header().map_or(0, |h| h.revision());
         shared.contact(Some(revision));
         if !response.succeeded() {
@@ -443,42 +515,20 @@ impl EtcdSource {
         }
     }
 
-    async fn connect(&self) -> Result<Client, String> {
-        if let Some(client) = self.shared.client.get() {
-            return Ok(client.clone());
-        }
-        let config = &self.shared.config;
-        let options = ConnectOptions::new()
-            .with_connect_timeout(config.request_timeout)
-            .with_keep_alive(Duration::from_secs(2), config.request_timeout)
-            .with_keep_alive_while_idle(true)
-            .with_require_leader(true);
-        let client = Client::connect(&config.endpoints, Some(options))
-            .await
-            .map_err(|e| self.shared.failed("cannot set up the etcd client", e))?;
-        Ok(self.shared.client.get_or_init(|| client).clone())
-    }
-
     /// One read-then-watch session; returns why it ended.
     async fn session(&self, seed: &mut Option<Value>) -> Restart {
         let shared = &self.shared;
         let config = &shared.config;
-        let timeout = config.request_timeout;
-        let client = match self.connect().await {
-            Ok(c) => c,
-            Err(e) => return Restart::Error(e),
-        };
-        let mut kv = client.kv_client();
+        let key = config.key.as_str();
         // 1. Read the key (linearizable) and publish it.
-        shared.count(0);
-        let response = match tokio::time::timeout(timeout, kv.get(config.key.as_str(), None)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Restart::Error(shared.failed("cannot read the key", e)),
-            Err(_) => {
-                return Restart::Error(
-                    shared.failed("cannot read the key", format!("no answer within {timeout:?}")),
-                );
-            }
+        let response = match shared
+            .call("reading the key", 0, true, |client| async move {
+                client.kv_client().get(key, None).await
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(failure) => return Restart::Error(failure.into_reason()),
         };
         let header_revision = response.header().map_or(0, |h| h.revision());
         shared.contact(Some(header_revision));
@@ -491,12 +541,18 @@ impl EtcdSource {
                 if let Some(doc) = seed.take().or_else(|| (!shared.versions.is_synced()).then(|| serde_json::json!({}))) {
                     // Create the key only if it still does not exist.
                     let body = serde_json::to_vec(&doc).expect("a Value always serializes");
+                    // Idempotent: it only creates the key if it still does not exist.
                     let txn = Txn::new()
-                        .when([Compare::create_revision(config.key.as_str(), CompareOp::Equal, 0)])
-                        .and_then([TxnOp::put(config.key.as_str(), body, None)]);
-                    shared.count(1);
-                    return match tokio::time::timeout(timeout, kv.txn(txn)).await {
-                        Ok(Ok(r)) => {
+                        .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(key, body, None)]);
+                    return match shared
+                        .call("creating the key", 1, true, |client| {
+                            let txn = txn.clone();
+                            async move { client.kv_client().txn(txn).await }
+                        })
+                        .await
+                    {
+                        Ok(r) => {
                             shared.contact(r.header().map(|h| h.revision()));
                             if r.succeeded() {
                                 shared.seeded.fetch_add(1, Ordering::Relaxed);
@@ -504,8 +560,7 @@ impl EtcdSource {
                             }
                             Restart::Resync
                         }
-                        Ok(Err(e)) => Restart::Error(shared.failed("cannot create the key", e)),
-                        Err(_) => Restart::Error(shared.failed("cannot create the key", "timeout")),
+                        Err(failure) => Restart::Error(failure.into_reason()),
                     };
                 }
                 let mut h = shared.health();
@@ -517,20 +572,18 @@ impl EtcdSource {
         }
         *seed = None;
         // 2. Watch from the next revision.
-        let mut watch_client = client.watch_client();
         let options = WatchOptions::new()
             .with_start_revision(header_revision + 1)
             .with_progress_notify();
-        shared.count(2);
-        let mut stream = match tokio::time::timeout(
-            timeout,
-            watch_client.watch(config.key.as_str(), Some(options)),
-        )
-        .await
+        let mut stream = match shared
+            .call("watching the key", 2, true, |client| {
+                let options = options.clone();
+                async move { client.watch_client().watch(key, Some(options)).await }
+            })
+            .await
         {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return Restart::Error(shared.failed("cannot watch the key", e)),
-            Err(_) => return Restart::Error(shared.failed("cannot watch the key", "timeout")),
+            Ok(stream) => stream,
+            Err(failure) => return Restart::Error(failure.into_reason()),
         };
         let mut probe = tokio::time::interval(config.probe_interval);
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -569,10 +622,13 @@ impl EtcdSource {
                 },
                 _ = probe.tick() => {
                     // A linearizable read of the key's revision: etcd (a quorum) is there.
-                    shared.count(3);
-                    let options = GetOptions::new().with_keys_only();
-                    match tokio::time::timeout(timeout, kv.get(config.key.as_str(), Some(options))).await {
-                        Ok(Ok(r)) => {
+                    let probe_result = shared
+                        .call("the health probe", 3, true, |client| async move {
+                            client.kv_client().get(key, Some(GetOptions::new().with_keys_only())).await
+                        })
+                        .await;
+                    match probe_result {
+                        Ok(r) => {
                             shared.contact(r.header().map(|h| h.revision()));
                             let latest = r.kvs().first().map_or(0, |kv| kv.mod_revision());
                             let current = i64::try_from(shared.seen.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
@@ -583,8 +639,7 @@ impl EtcdSource {
                                 return Restart::Resync;
                             }
                         }
-                        Ok(Err(e)) => { shared.failed("etcd health probe failed", e); }
-                        Err(_) => { shared.failed("etcd health probe", format!("no answer within {timeout:?}")); }
+                        Err(_) => {}
                     }
                 }
             }

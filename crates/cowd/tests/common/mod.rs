@@ -2,6 +2,8 @@
 //! in-process server on a loopback port, and a blocking HTTP client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod etcd;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -53,6 +55,32 @@ impl Daemon {
     /// Starts `cowd serve --listen 127.0.0.1:0 --data-dir DATA ARGS…` and waits until it listens.
     /// `work` holds the address file and the log.
     pub fn start(work: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let data_dir = data_dir.to_str().unwrap();
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir];
+        all.extend_from_slice(args);
+        Self::spawn(work, &all, env)
+    }
+
+    /// Starts `cowd serve --listen ADDR --data-dir DATA ARGS…` (a fixed address, to restart a
+    /// node where its clients expect it).
+    pub fn start_at(work: &Path, listen: SocketAddr, data_dir: &Path, args: &[&str]) -> Self {
+        let listen = listen.to_string();
+        let data_dir = data_dir.to_str().unwrap();
+        let mut all = vec!["serve", "--listen", &listen, "--data-dir", data_dir];
+        all.extend_from_slice(args);
+        Self::spawn(work, &all, &[])
+    }
+
+    /// Starts `cowd follow --listen 127.0.0.1:0 --leader URL ARGS…`.
+    pub fn follow(work: &Path, leader: &str, args: &[&str]) -> Self {
+        let mut all = vec!["follow", "--listen", "127.0.0.1:0", "--leader", leader];
+        all.extend_from_slice(args);
+        Self::spawn(work, &all, &[])
+    }
+
+    /// Starts `cowd ARGS… --addr-file WORK/addr` and waits until it listens.
+    pub fn spawn(work: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        fs::create_dir_all(work).unwrap();
         let addr_file = work.join("addr");
         let _ = fs::remove_file(&addr_file);
         let log = work.join(format!(
@@ -61,14 +89,9 @@ impl Daemon {
         ));
         let mut command = Command::new(cowd_bin());
         command
-            .arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
+            .args(args)
             .arg("--addr-file")
             .arg(&addr_file)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(args)
             .env_remove("COWD_TOKEN")
             .env("RUST_LOG", "info,cowd=debug")
             .stdin(Stdio::null())
@@ -265,4 +288,33 @@ pub fn config(data_dir: &Path) -> cowd::ServeConfig {
         token: Some(TOKEN.to_owned()),
         ..Default::default()
     }
+}
+
+/// `GET {base}{path}` → status code.
+pub fn status_of(base: &str, path: &str) -> u16 {
+    client()
+        .get(format!("{base}{path}"))
+        .send()
+        .map_or(0, |r| r.status().as_u16())
+}
+
+/// The value of an unlabelled (or exactly labelled) metric in `GET {base}/metrics`.
+pub fn metric(base: &str, name: &str) -> Option<f64> {
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A free loopback port (bound and released: good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

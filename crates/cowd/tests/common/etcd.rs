@@ -1,0 +1,270 @@
+//! A real etcd cluster for tests: N members of Debian's `etcd` (3.4) on loopback ports in a
+//! temporary directory, with kill/restart per member, and a few direct operations through
+//! etcd's JSON gateway (put, revision, compaction) that bypass cowd.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{client, eventually, free_port};
+
+/// The etcd binary (`COWD_TEST_ETCD` overrides).
+pub fn etcd_bin() -> String {
+    std::env::var("COWD_TEST_ETCD").unwrap_or_else(|_| "/usr/bin/etcd".to_owned())
+}
+
+/// Whether an etcd binary is installed; tests that need one say so loudly and fail in CI
+/// rather than pass silently.
+pub fn require_etcd() {
+    assert!(
+        Path::new(&etcd_bin()).exists(),
+        "etcd is not installed at {} (Debian: apt-get install etcd-server; or set COWD_TEST_ETCD)",
+        etcd_bin()
+    );
+}
+
+pub struct Member {
+    pub name: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    data_dir: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Member {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+pub struct EtcdCluster {
+    pub members: Vec<Member>,
+    initial_cluster: String,
+    _dir: tempfile::TempDir,
+}
+
+impl EtcdCluster {
+    /// Starts `n` members and waits until the cluster has a leader.
+    pub fn start(n: usize) -> Self {
+        require_etcd();
+        let dir = tempfile::tempdir().unwrap();
+        let members: Vec<Member> = (0..n)
+            .map(|i| Member {
+                name: format!("m{i}"),
+                client_port: free_port(),
+                peer_port: free_port(),
+                data_dir: dir.path().join(format!("m{i}.etcd")),
+                log: dir.path().join(format!("m{i}.log")),
+                child: None,
+            })
+            .collect();
+        let initial_cluster = members
+            .iter()
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = Self {
+            members,
+            initial_cluster,
+            _dir: dir,
+        };
+        for i in 0..n {
+            cluster.start_member(i);
+        }
+        cluster.wait_healthy();
+        cluster
+    }
+
+    /// The client URLs, comma-separated (for `--etcd-endpoints`).
+    pub fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .map(Member::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Starts (or restarts, keeping its data dir) member `i`.
+    pub fn start_member(&mut self, i: usize) {
+        let initial_cluster = self.initial_cluster.clone();
+        let m = &mut self.members[i];
+        assert!(!m.is_running(), "member {} already runs", m.name);
+        let peer = format!("http://127.0.0.1:{}", m.peer_port);
+        let client_url = m.url();
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m.log)
+            .unwrap();
+        let child = Command::new(etcd_bin())
+            .args(["--name", &m.name])
+            .arg("--data-dir")
+            .arg(&m.data_dir)
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer])
+            .args(["--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &initial_cluster])
+            .args(["--initial-cluster-state", "new"])
+            .args(["--initial-cluster-token", "cowd-test"])
+            // Defaults (100 ms / 1 s) are fine on a loaded 2-core machine; keep them.
+            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
+            .args(["--logger", "zap", "--log-level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts");
+        m.child = Some(child);
+    }
+
+    /// SIGKILLs member `i`.
+    pub fn kill_member(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn kill_all(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill_member(i);
+        }
+    }
+
+    pub fn restart_all(&mut self) {
+        for i in 0..self.members.len() {
+            if !self.members[i].is_running() {
+                self.start_member(i);
+            }
+        }
+        self.wait_healthy();
+    }
+
+    /// Waits until a running member serves a linearizable read (the cluster has a quorum and
+    /// a leader).
+    pub fn wait_healthy(&mut self) {
+        eventually("the etcd cluster to be healthy", || {
+            for m in &mut self.members {
+                if !m.is_running() {
+                    continue;
+                }
+                let ok = gateway(&m.url(), "/v3/kv/range", &json!({"key": b64("health-probe")}))
+                    .is_some_and(|v| v.get("header").is_some());
+                if ok {
+                    return Some(());
+                }
+            }
+            None
+        });
+    }
+
+    fn any_url(&mut self) -> String {
+        let running = (0..self.members.len())
+            .find(|&i| self.members[i].is_running())
+            .expect("a running member");
+        self.members[running].url()
+    }
+
+    /// Puts `value` at `key` directly (not through cowd); returns the new revision.
+    pub fn put(&mut self, key: &str, value: &str) -> u64 {
+        let url = self.any_url();
+        let response = eventually("a direct etcd put", || {
+            gateway(&url, "/v3/kv/put", &json!({"key": b64(key), "value": b64(value)}))
+        });
+        revision_of(&response)
+    }
+
+    /// The cluster's current revision.
+    pub fn revision(&mut self) -> u64 {
+        let url = self.any_url();
+        let response = eventually("an etcd range", || {
+            gateway(&url, "/v3/kv/range", &json!({"key": b64("any")}))
+        });
+        revision_of(&response)
+    }
+
+    /// Compacts the history up to the current revision (physically).
+    pub fn compact(&mut self) -> u64 {
+        let revision = self.revision();
+        let url = self.any_url();
+        eventually("etcd compaction", || {
+            gateway(
+                &url,
+                "/v3/kv/compaction",
+                &json!({"revision": revision.to_string(), "physical": true}),
+            )
+        });
+        revision
+    }
+
+    pub fn logs(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| {
+                format!(
+                    "--- {} ---\n{}",
+                    m.name,
+                    fs::read_to_string(&m.log).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+fn revision_of(response: &Value) -> u64 {
+    response["header"]["revision"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .or_else(|| response["header"]["revision"].as_u64())
+        .expect("a revision in the header")
+}
+
+/// POSTs `body` to etcd's JSON gateway; `None` on any failure.
+pub fn gateway(base: &str, path: &str, body: &Value) -> Option<Value> {
+    let response = client()
+        .post(format!("{base}{path}"))
+        .timeout(Duration::from_secs(5))
+        .json(body)
+        .send()
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().ok()
+}
+
+/// Standard base64 (the gateway's encoding of keys and values).
+pub fn b64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

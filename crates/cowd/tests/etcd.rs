@@ -1,0 +1,306 @@
+//! etcd mode against real components: a 3-member etcd cluster (Debian's etcd 3.4) on loopback
+//! ports and three `cowd serve --etcd-endpoints` binaries.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+
+use common::etcd::EtcdCluster;
+use common::*;
+use serde_json::{Value, json};
+
+const KEY: &str = "/cowd-test/config";
+
+/// The tests here start many processes; on a 2-core machine they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn node(work: &Path, name: &str, cluster: &EtcdCluster, extra: &[&str]) -> Daemon {
+    let endpoints = cluster.endpoints();
+    let dir = work.join(name);
+    let data = dir.join("unused-data");
+    let mut args = vec![
+        "--etcd-endpoints",
+        &endpoints,
+        "--etcd-key",
+        KEY,
+        "--etcd-probe-interval",
+        "200ms",
+        "--etcd-stale-after",
+        "3s",
+        "--etcd-timeout",
+        "2s",
+        "--io-threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(&dir, &data, &args, &[("COWD_TOKEN", TOKEN)])
+}
+
+fn put_if_match(base: &str, body: &Value, version: u64) -> reqwest::blocking::Response {
+    client()
+        .put(format!("{base}/v1/config"))
+        .bearer_auth(TOKEN)
+        .header("if-match", format!("\"{version}\""))
+        .json(body)
+        .send()
+        .unwrap()
+}
+
+fn put_json(base: &str, body: &Value) -> reqwest::blocking::Response {
+    put(base, &body.to_string())
+}
+
+/// Waits until every node serves `version` with the same document; returns it.
+fn converge(nodes: &[&Daemon], version: u64) -> Value {
+    let docs: Vec<Value> = nodes
+        .iter()
+        .map(|n| {
+            eventually(&format!("{} to reach version {version}", n.addr), || {
+                let (v, doc) = get_config(&n.url(""));
+                (v >= version).then_some((v, doc))
+            })
+        })
+        .map(|(v, doc)| {
+            assert_eq!(v, version, "a node went past the expected version");
+            doc
+        })
+        .collect();
+    for doc in &docs[1..] {
+        assert_eq!(doc, &docs[0]);
+    }
+    docs[0].clone()
+}
+
+fn wait_ready(node: &Daemon, ready: bool) {
+    let want = if ready { 200 } else { 503 };
+    eventually(
+        &format!("{} /readyz to answer {want}", node.addr),
+        || (status_of(&node.url(""), "/readyz") == want).then_some(()),
+    );
+}
+
+#[test]
+fn writes_on_any_node_are_read_everywhere_cas_has_one_winner_and_one_member_may_die() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cluster = EtcdCluster::start(3);
+    let work = tempfile::tempdir().unwrap();
+    let a = node(work.path(), "a", &cluster, &[]);
+    let b = node(work.path(), "b", &cluster, &[]);
+    let c = node(work.path(), "c", &cluster, &[]);
+    let nodes = [&a, &b, &c];
+    for n in nodes {
+        wait_ready(n, true);
+    }
+    // The key did not exist: one node created it with {}; all serve the same revision.
+    let (first, doc) = get_config(&a.url(""));
+    assert_eq!(doc, json!({}));
+    converge(&nodes, first);
+
+    // A write on A is readable on B and C with the same version (= etcd's mod_revision).
+    let response = put_json(&a.url(""), &json!({"service": "api", "replicas": 3}));
+    assert_eq!(response.status(), 200, "{:?}", response.text());
+    let written = header_u64(&response, "x-config-version");
+    assert!(written > first);
+    assert_eq!(get_config(&a.url("")).0, written, "the writer reads its own write");
+    let doc = converge(&nodes, written);
+    assert_eq!(doc, json!({"service": "api", "replicas": 3}));
+    let hashes: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            client()
+                .get(n.url("/v1/config"))
+                .send()
+                .unwrap()
+                .headers()["x-config-sha256"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(hashes.iter().all(|h| *h == hashes[0]));
+
+    // Concurrent compare-and-set writes on the three nodes, all expecting the same version:
+    // exactly one wins, the others get 412 naming the winner's version.
+    for round in 0..5 {
+        let base_version = get_config(&a.url("")).0;
+        converge(&nodes, base_version);
+        let barrier = Arc::new(Barrier::new(3));
+        let handles: Vec<_> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let url = n.url("");
+                let barrier = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    barrier.wait();
+                    let r = put_if_match(&url, &json!({"round": round, "writer": i}), base_version);
+                    let status = r.status().as_u16();
+                    let version = r
+                        .headers()
+                        .get("etag")
+                        .map(|e| e.to_str().unwrap().trim_matches('"').parse::<u64>().unwrap());
+                    (status, version)
+                })
+            })
+            .collect();
+        let results: Vec<(u16, Option<u64>)> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let winners: Vec<_> = results.iter().filter(|(s, _)| *s == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        assert!(
+            results.iter().all(|(s, _)| *s == 200 || *s == 412),
+            "round {round}: {results:?}"
+        );
+        let winner_version = winners[0].1.unwrap();
+        for (status, etag) in &results {
+            if *status == 412 {
+                assert_eq!(*etag, Some(winner_version), "412 names the current version");
+            }
+        }
+        let doc = converge(&nodes, winner_version);
+        assert_eq!(doc["round"], round);
+    }
+
+    // A stale If-Match is refused and changes nothing.
+    let now = get_config(&b.url("")).0;
+    let r = put_if_match(&b.url(""), &json!({"stale": true}), first);
+    assert_eq!(r.status(), 412);
+    assert_eq!(get_config(&b.url("")).0, now);
+
+    // Reads never touch etcd: hundreds of GETs on every node leave the etcd get/txn/watch
+    // request counters unchanged (only the periodic health probe runs).
+    let counters = |n: &Daemon| {
+        ["get", "txn", "watch"]
+            .map(|op| metric(&n.url(""), &format!("cowd_etcd_requests_total{{op=\"{op}\"}}")).unwrap())
+    };
+    let before: Vec<_> = nodes.iter().map(|n| counters(n)).collect();
+    let http = client();
+    for n in nodes {
+        for i in 0..200 {
+            let path = if i % 2 == 0 { "/v1/config" } else { "/v1/history" };
+            assert_eq!(http.get(n.url(path)).send().unwrap().status(), 200);
+        }
+    }
+    let after: Vec<_> = nodes.iter().map(|n| counters(n)).collect();
+    assert_eq!(before, after, "reads sent requests to etcd");
+
+    // Killing one etcd member (whichever) keeps writes working on every node.
+    cluster.kill_member(0);
+    for (i, n) in nodes.iter().enumerate() {
+        let body = json!({"after_member_loss": i});
+        let version = eventually("a write with one etcd member down", || {
+            let r = put_json(&n.url(""), &body);
+            if r.status() != 200 {
+                eprintln!("write with a member down: {} {:?}", r.status(), r.text());
+                return None;
+            }
+            Some(header_u64(&r, "x-config-version"))
+        });
+        let doc = converge(&nodes, version);
+        assert_eq!(doc, body);
+    }
+    for n in nodes {
+        wait_ready(n, true);
+    }
+    // And the member comes back.
+    cluster.start_member(0);
+    cluster.wait_healthy();
+    let r = put_json(&c.url(""), &json!({"member": "back"}));
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    converge(&nodes, header_u64(&r, "x-config-version"));
+}
+
+#[test]
+fn without_etcd_nodes_serve_their_last_version_report_staleness_and_catch_up_after_compaction() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cluster = EtcdCluster::start(3);
+    let work = tempfile::tempdir().unwrap();
+    let seed = work.path().join("seed.json");
+    std::fs::write(&seed, r#"{"feature": {"enabled": false}}"#).unwrap();
+    let seed_arg = seed.to_str().unwrap();
+    let a = node(work.path(), "a", &cluster, &["--config", seed_arg]);
+    let b = node(work.path(), "b", &cluster, &["--config", seed_arg]);
+    let nodes = [&a, &b];
+    for n in nodes {
+        wait_ready(n, true);
+    }
+    let r = put_json(&a.url(""), &json!({"feature": {"enabled": true}, "n": 1}));
+    assert_eq!(r.status(), 200);
+    let last = header_u64(&r, "x-config-version");
+    let before = converge(&nodes, last);
+    assert_eq!(metric(&a.url(""), "cowd_etcd_up"), Some(1.0));
+
+    // All of etcd dies: reads keep working with the last version; readiness and metrics say
+    // stale; writes are refused with 503 and change nothing.
+    cluster.kill_all();
+    for n in nodes {
+        wait_ready(n, false);
+        let (version, doc) = get_config(&n.url(""));
+        assert_eq!((version, &doc), (last, &before));
+        assert_eq!(metric(&n.url(""), "cowd_etcd_up"), Some(0.0));
+        assert_eq!(metric(&n.url(""), "cowd_etcd_stale"), Some(1.0));
+        assert_eq!(metric(&n.url(""), "cowd_ready"), Some(0.0));
+        let body: Value = client().get(n.url("/readyz")).send().unwrap().json().unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("etcd"),
+            "{body}"
+        );
+    }
+    let r = put_json(&a.url(""), &json!({"while": "down"}));
+    assert_eq!(r.status(), 503, "{:?}", r.text());
+    assert_eq!(get_config(&a.url("")).0, last);
+    eventually("the last-contact age to grow", || {
+        (metric(&b.url(""), "cowd_etcd_last_contact_age_seconds")? >= 1.0).then_some(())
+    });
+
+    // etcd comes back: the nodes reconnect and catch up with a write made meanwhile by
+    // another client, straight into etcd.
+    cluster.restart_all();
+    let direct = cluster.put(KEY, r#"{"written": "directly", "n": 2}"#);
+    let doc = converge(&nodes, direct);
+    assert_eq!(doc, json!({"written": "directly", "n": 2}));
+    for n in nodes {
+        wait_ready(n, true);
+    }
+
+    // Compaction: node B is frozen (SIGSTOP) while many large versions are written and the
+    // history is compacted; when it resumes, its watch cannot replay them — it re-reads the
+    // key and resumes from there.
+    b.signal(nix::sys::signal::Signal::SIGSTOP);
+    let filler = "x".repeat(16 * 1024);
+    let mut latest = 0;
+    for i in 0..200 {
+        latest = cluster.put(KEY, &json!({"n": 100 + i, "filler": filler}).to_string());
+    }
+    let compacted_at = cluster.compact();
+    assert!(compacted_at >= latest);
+    b.signal(nix::sys::signal::Signal::SIGCONT);
+    let doc = converge(&nodes, latest);
+    assert_eq!(doc["n"], 299);
+    wait_ready(&b, true);
+    let resyncs = metric(&b.url(""), "cowd_etcd_resyncs_total").unwrap();
+    let compacted = metric(&b.url(""), "cowd_etcd_compacted_watches_total").unwrap();
+    eprintln!("node b after compaction: resyncs {resyncs}, compacted watches {compacted}");
+
+    // A compaction while all nodes are disconnected, then a write: they catch up too.
+    cluster.kill_all();
+    for n in nodes {
+        wait_ready(n, false);
+    }
+    cluster.restart_all();
+    let v = cluster.put(KEY, r#"{"after": "compaction"}"#);
+    cluster.compact();
+    let doc = converge(&nodes, v);
+    assert_eq!(doc, json!({"after": "compaction"}));
+    // Invalid JSON written directly to etcd is never published.
+    let failures = metric(&a.url(""), "cowd_config_reload_failures_total").unwrap();
+    cluster.put(KEY, "{not json");
+    eventually("the bad value to be refused", || {
+        (metric(&a.url(""), "cowd_config_reload_failures_total")? > failures).then_some(())
+    });
+    assert_eq!(get_config(&a.url("")).0, v);
+    let good = cluster.put(KEY, r#"{"good": "again"}"#);
+    converge(&nodes, good);
+}
