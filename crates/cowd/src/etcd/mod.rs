@@ -284,6 +284,8 @@ pub struct EtcdBackend {
 pub struct EtcdSource {
     shared: Arc<Shared>,
     seed: Option<Value>,
+    /// After a broken watch: the revision to watch from (the one after the last event seen).
+    resume: Option<i64>,
 }
 
 /// Builds etcd mode's backend and background task over `versions` (which should start
@@ -313,7 +315,11 @@ pub fn open(
         Arc::new(EtcdBackend {
             shared: Arc::clone(&shared),
         }),
-        EtcdSource { shared, seed },
+        EtcdSource {
+            shared,
+            seed,
+            resume: None,
+        },
     )
 }
 
@@ -515,12 +521,12 @@ impl EtcdSource {
         }
     }
 
-    /// One read-then-watch session; returns why it ended.
-    async fn session(&self, seed: &mut Option<Value>) -> Restart {
+    /// Reads the key (linearizably) and publishes it, creating it from the seed if it does not
+    /// exist; returns the revision to watch from.
+    async fn read_key(&self, seed: &mut Option<Value>) -> Result<i64, Restart> {
         let shared = &self.shared;
         let config = &shared.config;
         let key = config.key.as_str();
-        // 1. Read the key (linearizable) and publish it.
         let response = match shared
             .call("reading the key", 0, true, |client| async move {
                 client.kv_client().get(key, None).await
@@ -528,7 +534,7 @@ impl EtcdSource {
             .await
         {
             Ok(r) => r,
-            Err(failure) => return Restart::Error(failure.into_reason()),
+            Err(failure) => return Err(Restart::Error(failure.into_reason())),
         };
         let header_revision = response.header().map_or(0, |h| h.revision());
         shared.contact(Some(header_revision));
@@ -545,7 +551,7 @@ impl EtcdSource {
                     let txn = Txn::new()
                         .when([Compare::create_revision(key, CompareOp::Equal, 0)])
                         .and_then([TxnOp::put(key, body, None)]);
-                    return match shared
+                    return Err(match shared
                         .call("creating the key", 1, true, |client| {
                             let txn = txn.clone();
                             async move { client.kv_client().txn(txn).await }
@@ -561,7 +567,7 @@ impl EtcdSource {
                             Restart::Resync
                         }
                         Err(failure) => Restart::Error(failure.into_reason()),
-                    };
+                    });
                 }
                 let mut h = shared.health();
                 if !h.key_missing {
@@ -571,9 +577,28 @@ impl EtcdSource {
             }
         }
         *seed = None;
-        // 2. Watch from the next revision.
+        Ok(header_revision + 1)
+    }
+
+    /// One session: read the key (unless resuming a broken watch), then watch it; returns why
+    /// it ended.
+    async fn session(&mut self, seed: &mut Option<Value>) -> Restart {
+        let start = match self.resume.take() {
+            Some(revision) => revision,
+            None => match self.read_key(seed).await {
+                Ok(revision) => revision,
+                Err(restart) => return restart,
+            },
+        };
+        let shared = &self.shared;
+        let config = &shared.config;
+        let key = config.key.as_str();
+        // Watch from `start`: after a read, the revision after it; after a broken watch, the
+        // revision after the last event seen (if it was compacted meanwhile, etcd cancels the
+        // watch with compact_revision and the next session reads the key again).
+        let mut next = start;
         let options = WatchOptions::new()
-            .with_start_revision(header_revision + 1)
+            .with_start_revision(start)
             .with_progress_notify();
         let mut stream = match shared
             .call("watching the key", 2, true, |client| {
@@ -605,6 +630,7 @@ impl EtcdSource {
                         }
                         for event in response.events() {
                             let Some(kv) = event.kv() else { continue };
+                            next = next.max(kv.mod_revision() + 1);
                             match event.event_type() {
                                 EventType::Put => {
                                     shared.health().key_missing = false;
@@ -617,8 +643,14 @@ impl EtcdSource {
                             }
                         }
                     }
-                    Ok(None) => return Restart::Error(shared.failed("the watch", "etcd closed the stream")),
-                    Err(e) => return Restart::Error(shared.failed("the watch broke", e)),
+                    Ok(None) => {
+                        self.resume = Some(next);
+                        return Restart::Error(shared.failed("the watch", "etcd closed the stream"));
+                    }
+                    Err(e) => {
+                        self.resume = Some(next);
+                        return Restart::Error(shared.failed("the watch broke", e));
+                    }
                 },
                 _ = probe.tick() => {
                     // A linearizable read of the key's revision: etcd (a quorum) is there.
