@@ -248,18 +248,25 @@ where
         let mut refusal = None;
         let mut chosen = None;
         for (entry, via) in candidates {
-            let parsed = serde_json::from_slice::<Value>(&entry.body).map_err(|e| e.to_string());
-            let typed =
-                parsed.and_then(|doc| T::deserialize(&doc).map(|t| (doc, t)).map_err(|e| e.to_string()));
-            match typed {
-                Ok((doc, value)) => {
+            let doc = match serde_json::from_slice::<Value>(&entry.body) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    refusal.get_or_insert(Error::Malformed {
+                        url: format!("{url}/v1/config"),
+                        reason: format!("version {} is not JSON: {e}", entry.version),
+                    });
+                    continue;
+                }
+            };
+            match T::deserialize(&doc) {
+                Ok(value) => {
                     chosen = Some((entry, via, doc, value));
                     break;
                 }
-                Err(reason) => {
+                Err(e) => {
                     refusal.get_or_insert(Error::Refused {
                         version: entry.version,
-                        reason,
+                        reason: e.to_string(),
                     });
                 }
             }

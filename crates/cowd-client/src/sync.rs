@@ -33,10 +33,9 @@ use crate::remote::{DiffOutcome, Fetched, GetOutcome, Remote, VersionInfo, Watch
 /// How a [`Syncer`] talks to the leader.
 ///
 /// ```
-/// let options = cowd_client::SyncOptions {
-///     long_poll: std::time::Duration::from_secs(5),
-///     ..Default::default()
-/// };
+/// let mut options = cowd_client::SyncOptions::default();
+/// options.long_poll = std::time::Duration::from_secs(5);
+/// options.delta_min_size = 4096;
 /// assert!(options.delta);
 /// ```
 #[derive(Clone, Debug)]

@@ -61,14 +61,14 @@ impl Daemon {
         Self::spawn(work, &all, env)
     }
 
-    /// Starts `cowd serve --listen ADDR --data-dir DATA ARGS…` (a fixed address, to restart a
-    /// node where its clients expect it).
+    /// Starts `cowd serve --listen ADDR --data-dir DATA ARGS…` with the test token (a fixed
+    /// address, to restart a node where its clients expect it).
     pub fn start_at(work: &Path, listen: SocketAddr, data_dir: &Path, args: &[&str]) -> Self {
         let listen = listen.to_string();
         let data_dir = data_dir.to_str().unwrap();
         let mut all = vec!["serve", "--listen", &listen, "--data-dir", data_dir];
         all.extend_from_slice(args);
-        Self::spawn(work, &all, &[])
+        Self::spawn(work, &all, &[("COWD_TOKEN", TOKEN)])
     }
 
     /// Starts `cowd follow --listen 127.0.0.1:0 --leader URL ARGS…`.
