@@ -119,7 +119,10 @@ pub fn read(path: &Path) -> Result<Cached, Error> {
     let meta: Value = serde_json::from_slice(&bytes[..newline])
         .map_err(|e| cache_error(path, format!("bad metadata line: {e}")))?;
     if meta["cowd_client_cache"] != json!(1) {
-        return Err(cache_error(path, "not a cowd-client cache file (version 1)"));
+        return Err(cache_error(
+            path,
+            "not a cowd-client cache file (version 1)",
+        ));
     }
     let body = Bytes::copy_from_slice(&bytes[newline + 1..]);
     let field = |name: &str| meta[name].as_u64();

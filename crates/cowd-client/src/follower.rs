@@ -458,7 +458,11 @@ impl<T> Follower<T> {
     /// of the last 1,024 published.
     pub fn version_of(&self, snapshot: &Snapshot<T>) -> Option<u64> {
         let local = Snapshot::version(snapshot);
-        let map = self.inner.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self
+            .inner
+            .versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         map.iter().rev().find(|(l, _)| *l == local).map(|(_, v)| *v)
     }
 

@@ -138,12 +138,10 @@ impl Remote {
         for (name, value) in headers {
             builder = builder.header(name, value);
         }
-        let request = builder
-            .body(Empty::new())
-            .map_err(|e| Error::BadUrl {
-                url: url.clone(),
-                reason: e.to_string(),
-            })?;
+        let request = builder.body(Empty::new()).map_err(|e| Error::BadUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
         let exchange = async {
             let response = self
                 .client
@@ -215,8 +213,7 @@ impl Remote {
     /// `GET /v1/config/diff?from=A&to=B&max_bytes=S`.
     pub async fn diff(&self, from: u64, to: u64, max_bytes: usize) -> Result<DiffOutcome, Error> {
         let path = format!("/v1/config/diff?from={from}&to={to}&max_bytes={max_bytes}");
-        let (status, headers, body, url) =
-            self.request(&path, &[], self.request_timeout).await?;
+        let (status, headers, body, url) = self.request(&path, &[], self.request_timeout).await?;
         match status {
             StatusCode::OK => {
                 let diff_to = header_u64(&url, &headers, "x-diff-to")?;
@@ -275,7 +272,10 @@ fn status_error(url: String, status: StatusCode, body: &[u8]) -> Error {
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn optional_u64(headers: &HeaderMap, name: &str) -> Option<u64> {

@@ -521,7 +521,11 @@ impl<S: Sink> Syncer<S> {
         let Fetched { info, body } = fetched;
         self.status.contact(&info);
         self.check_not_behind(&info)?;
-        if self.base.as_ref().is_some_and(|b| b.version == info.version) {
+        if self
+            .base
+            .as_ref()
+            .is_some_and(|b| b.version == info.version)
+        {
             return Ok(());
         }
         let sha256 = sha256_hex(&body);
@@ -551,7 +555,11 @@ impl<S: Sink> Syncer<S> {
             return Ok(false);
         };
         let max_bytes = info.size.unwrap_or(usize::MAX).saturating_sub(1);
-        let (patch, target) = match self.remote.diff(base.version, info.version, max_bytes).await? {
+        let (patch, target) = match self
+            .remote
+            .diff(base.version, info.version, max_bytes)
+            .await?
+        {
             DiffOutcome::Patch(patch, _size, target) => (patch, target),
             DiffOutcome::TooLarge | DiffOutcome::Unavailable => return Ok(false),
         };
@@ -634,8 +642,12 @@ mod tests {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
         let delays: Vec<_> = (0..8).map(|_| backoff.next_delay()).collect();
         for (i, d) in delays.iter().enumerate() {
-            let nominal = Duration::from_millis(100 * (1 << i.min(10))).min(Duration::from_millis(1000));
-            assert!(*d >= nominal / 2 && *d <= nominal, "{i}: {d:?} vs {nominal:?}");
+            let nominal =
+                Duration::from_millis(100 * (1 << i.min(10))).min(Duration::from_millis(1000));
+            assert!(
+                *d >= nominal / 2 && *d <= nominal,
+                "{i}: {d:?} vs {nominal:?}"
+            );
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(100));
@@ -653,7 +665,10 @@ mod tests {
         };
         status.contact(&info);
         let stats = status.stats();
-        assert_eq!((stats.version, stats.leader_version, stats.lag_versions), (5, 8, 3));
+        assert_eq!(
+            (stats.version, stats.leader_version, stats.lag_versions),
+            (5, 8, 3)
+        );
         assert!(!stats.stale);
         status.error(&Error::Unreachable {
             url: "http://x".into(),

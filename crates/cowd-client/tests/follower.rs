@@ -138,14 +138,23 @@ async fn a_typed_follower_tracks_the_leader_and_refuses_what_does_not_fit() {
         .await
         .unwrap();
     assert_eq!(follower.version(), v1);
-    assert_eq!(*follower.load(), AppConfig { port: 8080, name: "a".into() });
+    assert_eq!(
+        *follower.load(),
+        AppConfig {
+            port: 8080,
+            name: "a".into()
+        }
+    );
     let snapshot = follower.snapshot();
     assert_eq!(follower.version_of(&snapshot), Some(v1));
 
     // A subscriber from the core store sees the next version.
     let mut changes = follower.subscribe();
     let v2 = server.put(&json!({"port": 9090, "name": "b"}));
-    let next = tokio::time::timeout(PATIENCE, changes.changed()).await.unwrap().unwrap();
+    let next = tokio::time::timeout(PATIENCE, changes.changed())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(next.port, 9090);
     assert!(follower.wait_for_version(v2, PATIENCE).await);
     assert_eq!(follower.version_of(&follower.snapshot()), Some(v2));
@@ -160,7 +169,13 @@ async fn a_typed_follower_tracks_the_leader_and_refuses_what_does_not_fit() {
     eventually("the refusal", || follower.stats().refused >= 1);
     assert_eq!(follower.load().port, 9090);
     assert_eq!(follower.version(), v2);
-    assert!(follower.stats().last_error.unwrap().contains(&bad.to_string()));
+    assert!(
+        follower
+            .stats()
+            .last_error
+            .unwrap()
+            .contains(&bad.to_string())
+    );
     // The next good version is applied.
     let v4 = server.put(&json!({"port": 7070}));
     assert!(follower.wait_for_version(v4, PATIENCE).await);
@@ -202,7 +217,10 @@ fn the_cache_file_lets_a_restarted_follower_serve_without_the_leader() {
     assert_eq!(follower.version(), v2);
     assert_eq!(*follower.load(), json!({"feature": true, "limit": 20}));
     let stats = follower.stats();
-    assert!(stats.from_cache && stats.stale && !stats.connected, "{stats:?}");
+    assert!(
+        stats.from_cache && stats.stale && !stats.connected,
+        "{stats:?}"
+    );
     assert!(stats.last_error.is_some());
     assert!(v1 < v2);
 
@@ -232,25 +250,39 @@ fn the_cache_file_lets_a_restarted_follower_serve_without_the_leader() {
     let Error::NoInitialConfig { leader, cache } = &error else {
         panic!("unexpected {error}")
     };
-    assert!(matches!(**leader, Error::Unreachable { .. } | Error::Timeout { .. }), "{leader}");
-    assert!(cache.as_ref().unwrap().to_string().contains("SHA-256"), "{error}");
+    assert!(
+        matches!(**leader, Error::Unreachable { .. } | Error::Timeout { .. }),
+        "{leader}"
+    );
+    assert!(
+        cache.as_ref().unwrap().to_string().contains("SHA-256"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn bad_urls_and_malformed_leaders_get_clear_errors() {
-    let error = Follower::connect("https://example.invalid").await.unwrap_err();
+    let error = Follower::connect("https://example.invalid")
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::BadUrl { .. }), "{error}");
     assert!(error.to_string().contains("http://"));
 
     // A server that answers 200 without cowd's headers, and one whose body does not match
     // the hash it announces.
     for (name, answer) in [
-        ("no headers", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"),
+        (
+            "no headers",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        ),
         (
             "wrong hash",
             "HTTP/1.1 200 OK\r\nX-Config-Version: 3\r\nX-Config-Sha256: 0000000000000000000000000000000000000000000000000000000000000000\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
         ),
-        ("not JSON", "HTTP/1.1 200 OK\r\nX-Config-Version: 3\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{x}"),
+        (
+            "not JSON",
+            "HTTP/1.1 200 OK\r\nX-Config-Version: 3\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{x}",
+        ),
     ] {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -271,8 +303,14 @@ async fn bad_urls_and_malformed_leaders_get_clear_errors() {
         let text = error.to_string();
         assert!(text.contains("no configuration at start"), "{name}: {text}");
         match name {
-            "no headers" => assert!(text.contains("X-Config-Version") || text.contains("x-config-version"), "{text}"),
-            "wrong hash" => assert!(text.contains("SHA-256") || text.contains("X-Config-Sha256"), "{text}"),
+            "no headers" => assert!(
+                text.contains("X-Config-Version") || text.contains("x-config-version"),
+                "{text}"
+            ),
+            "wrong hash" => assert!(
+                text.contains("SHA-256") || text.contains("X-Config-Sha256"),
+                "{text}"
+            ),
             _ => assert!(text.contains("JSON"), "{text}"),
         }
     }

@@ -151,7 +151,13 @@ pub struct ServeArgs {
     /// transaction (If-Match compares the key's mod_revision), every node watches the key and
     /// the version is its mod_revision. --config seeds the key if it does not exist; the data
     /// dir is not used.
-    #[arg(long, value_name = "URLS", value_delimiter = ',', requires = "etcd_key", conflicts_with = "watch")]
+    #[arg(
+        long,
+        value_name = "URLS",
+        value_delimiter = ',',
+        requires = "etcd_key",
+        conflicts_with = "watch"
+    )]
     pub etcd_endpoints: Vec<String>,
 
     /// etcd mode: the key holding the document.

@@ -150,7 +150,7 @@ pub enum StartError {
 
 /// The task that brings versions from elsewhere (a leader, etcd).
 enum Replica {
-    Follower(Follow),
+    Follower(Box<Follow>),
     Etcd(EtcdSource),
 }
 
@@ -252,62 +252,62 @@ impl Instance {
     fn open_replica(config: &ServeConfig) -> Result<Self, StartError> {
         if config.watch {
             return Err(StartError::Options(
-                "--watch (file mode) cannot be combined with following a leader or etcd mode".into(),
+                "--watch (file mode) cannot be combined with following a leader or etcd mode"
+                    .into(),
             ));
         }
         let versions = Arc::new(Versions::unsynced(config.history));
-        let (backend, replica): (Arc<dyn Backend>, Replica) =
-            match (&config.follow, &config.etcd) {
-                (Some(follow), None) => {
-                    let follow = Follow::new(follow, Arc::clone(&versions))?;
-                    (follow.backend.clone(), Replica::Follower(follow))
-                }
-                (None, Some(etcd)) => {
-                    let schema = config
-                        .schema
-                        .as_deref()
-                        .map(Schema::load)
-                        .transpose()?
-                        .map(Arc::new);
-                    let seed = match &config.config_file {
-                        Some(path) => {
-                            let format = config
-                                .format
-                                .or_else(|| Format::from_path(path))
-                                .ok_or_else(|| StartError::UnknownFormat { path: path.clone() })?;
-                            let doc = FileSource::read_document(path, format).map_err(
-                                |source| StartError::Config {
-                                    path: path.clone(),
-                                    source,
-                                },
-                            )?;
-                            if let Some(schema) = &schema {
-                                schema.validate(&doc).map_err(|violations| {
-                                    StartError::Invalid {
-                                        path: path.clone(),
-                                        violations,
-                                    }
-                                })?;
+        let (backend, replica): (Arc<dyn Backend>, Replica) = match (&config.follow, &config.etcd) {
+            (Some(follow), None) => {
+                let follow = Follow::new(follow, Arc::clone(&versions))?;
+                (follow.backend.clone(), Replica::Follower(Box::new(follow)))
+            }
+            (None, Some(etcd)) => {
+                let schema = config
+                    .schema
+                    .as_deref()
+                    .map(Schema::load)
+                    .transpose()?
+                    .map(Arc::new);
+                let seed = match &config.config_file {
+                    Some(path) => {
+                        let format = config
+                            .format
+                            .or_else(|| Format::from_path(path))
+                            .ok_or_else(|| StartError::UnknownFormat { path: path.clone() })?;
+                        let doc = FileSource::read_document(path, format).map_err(|source| {
+                            StartError::Config {
+                                path: path.clone(),
+                                source,
                             }
-                            Some(doc)
+                        })?;
+                        if let Some(schema) = &schema {
+                            schema
+                                .validate(&doc)
+                                .map_err(|violations| StartError::Invalid {
+                                    path: path.clone(),
+                                    violations,
+                                })?;
                         }
-                        None => None,
-                    };
-                    if etcd.endpoints.is_empty() {
-                        return Err(StartError::Options(
-                            "--etcd-endpoints names no endpoint".into(),
-                        ));
+                        Some(doc)
                     }
-                    let (backend, source) =
-                        crate::etcd::open(etcd.clone(), Arc::clone(&versions), schema, seed);
-                    (backend, Replica::Etcd(source))
-                }
-                _ => {
+                    None => None,
+                };
+                if etcd.endpoints.is_empty() {
                     return Err(StartError::Options(
-                        "a node either follows a leader or uses etcd, not both".into(),
+                        "--etcd-endpoints names no endpoint".into(),
                     ));
                 }
-            };
+                let (backend, source) =
+                    crate::etcd::open(etcd.clone(), Arc::clone(&versions), schema, seed);
+                (backend, Replica::Etcd(source))
+            }
+            _ => {
+                return Err(StartError::Options(
+                    "a node either follows a leader or uses etcd, not both".into(),
+                ));
+            }
+        };
         let state = AppState::new(
             versions,
             backend,

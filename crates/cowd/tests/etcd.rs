@@ -75,10 +75,9 @@ fn converge(nodes: &[&Daemon], version: u64) -> Value {
 
 fn wait_ready(node: &Daemon, ready: bool) {
     let want = if ready { 200 } else { 503 };
-    eventually(
-        &format!("{} /readyz to answer {want}", node.addr),
-        || (status_of(&node.url(""), "/readyz") == want).then_some(()),
-    );
+    eventually(&format!("{} /readyz to answer {want}", node.addr), || {
+        (status_of(&node.url(""), "/readyz") == want).then_some(())
+    });
 }
 
 #[test]
@@ -103,17 +102,17 @@ fn writes_on_any_node_are_read_everywhere_cas_has_one_winner_and_one_member_may_
     assert_eq!(response.status(), 200, "{:?}", response.text());
     let written = header_u64(&response, "x-config-version");
     assert!(written > first);
-    assert_eq!(get_config(&a.url("")).0, written, "the writer reads its own write");
+    assert_eq!(
+        get_config(&a.url("")).0,
+        written,
+        "the writer reads its own write"
+    );
     let doc = converge(&nodes, written);
     assert_eq!(doc, json!({"service": "api", "replicas": 3}));
     let hashes: Vec<String> = nodes
         .iter()
         .map(|n| {
-            client()
-                .get(n.url("/v1/config"))
-                .send()
-                .unwrap()
-                .headers()["x-config-sha256"]
+            client().get(n.url("/v1/config")).send().unwrap().headers()["x-config-sha256"]
                 .to_str()
                 .unwrap()
                 .to_owned()
@@ -137,10 +136,13 @@ fn writes_on_any_node_are_read_everywhere_cas_has_one_winner_and_one_member_may_
                     barrier.wait();
                     let r = put_if_match(&url, &json!({"round": round, "writer": i}), base_version);
                     let status = r.status().as_u16();
-                    let version = r
-                        .headers()
-                        .get("etag")
-                        .map(|e| e.to_str().unwrap().trim_matches('"').parse::<u64>().unwrap());
+                    let version = r.headers().get("etag").map(|e| {
+                        e.to_str()
+                            .unwrap()
+                            .trim_matches('"')
+                            .parse::<u64>()
+                            .unwrap()
+                    });
                     (status, version)
                 })
             })
@@ -172,14 +174,23 @@ fn writes_on_any_node_are_read_everywhere_cas_has_one_winner_and_one_member_may_
     // Reads never touch etcd: hundreds of GETs on every node leave the etcd get/txn/watch
     // request counters unchanged (only the periodic health probe runs).
     let counters = |n: &Daemon| {
-        ["get", "txn", "watch"]
-            .map(|op| metric(&n.url(""), &format!("cowd_etcd_requests_total{{op=\"{op}\"}}")).unwrap())
+        ["get", "txn", "watch"].map(|op| {
+            metric(
+                &n.url(""),
+                &format!("cowd_etcd_requests_total{{op=\"{op}\"}}"),
+            )
+            .unwrap()
+        })
     };
     let before: Vec<_> = nodes.iter().map(|n| counters(n)).collect();
     let http = client();
     for n in nodes {
         for i in 0..200 {
-            let path = if i % 2 == 0 { "/v1/config" } else { "/v1/history" };
+            let path = if i % 2 == 0 {
+                "/v1/config"
+            } else {
+                "/v1/history"
+            };
             assert_eq!(http.get(n.url(path)).send().unwrap().status(), 200);
         }
     }
@@ -242,11 +253,13 @@ fn without_etcd_nodes_serve_their_last_version_report_staleness_and_catch_up_aft
         assert_eq!(metric(&n.url(""), "cowd_etcd_up"), Some(0.0));
         assert_eq!(metric(&n.url(""), "cowd_etcd_stale"), Some(1.0));
         assert_eq!(metric(&n.url(""), "cowd_ready"), Some(0.0));
-        let body: Value = client().get(n.url("/readyz")).send().unwrap().json().unwrap();
-        assert!(
-            body["error"].as_str().unwrap().contains("etcd"),
-            "{body}"
-        );
+        let body: Value = client()
+            .get(n.url("/readyz"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(body["error"].as_str().unwrap().contains("etcd"), "{body}");
     }
     let r = put_json(&a.url(""), &json!({"while": "down"}));
     assert_eq!(r.status(), 503, "{:?}", r.text());

@@ -27,15 +27,19 @@ fn wait_version(node: &Daemon, version: u64) -> Value {
             return None;
         }
         let v = header_u64(&response, "x-config-version");
-        assert!(v <= version, "the follower went past version {version}: {v}");
+        assert!(
+            v <= version,
+            "the follower went past version {version}: {v}"
+        );
         (v == version).then(|| response.json().unwrap())
     })
 }
 
 fn wait_status(node: &Daemon, path: &str, status: u16) {
-    eventually(&format!("{path} on {} to answer {status}", node.addr), || {
-        (status_of(&node.url(""), path) == status).then_some(())
-    });
+    eventually(
+        &format!("{path} on {} to answer {status}", node.addr),
+        || (status_of(&node.url(""), path) == status).then_some(()),
+    );
 }
 
 fn metric_of(node: &Daemon, name: &str) -> f64 {
@@ -66,8 +70,16 @@ fn a_follower_serves_the_leaders_versions_and_refuses_writes_naming_the_leader()
     }
     // Same version numbers, ETags and bytes as the leader.
     let on = |base: &str, path: &str| client().get(format!("{base}{path}")).send().unwrap();
-    let (l, f) = (on(&leader_url, "/v1/config"), on(&follower.url(""), "/v1/config"));
-    for h in ["etag", "x-config-version", "x-config-sha256", "x-config-published-ms"] {
+    let (l, f) = (
+        on(&leader_url, "/v1/config"),
+        on(&follower.url(""), "/v1/config"),
+    );
+    for h in [
+        "etag",
+        "x-config-version",
+        "x-config-sha256",
+        "x-config-published-ms",
+    ] {
         assert_eq!(l.headers()[h], f.headers()[h], "{h}");
     }
     assert_eq!(l.bytes().unwrap(), f.bytes().unwrap());
@@ -80,7 +92,10 @@ fn a_follower_serves_the_leaders_versions_and_refuses_writes_naming_the_leader()
         .unwrap();
     assert_eq!(r.status(), 304);
     // Versions seen since it started are in its history, with the leader's numbers.
-    let r = on(&follower.url(""), &format!("/v1/config?version={}", versions[1]));
+    let r = on(
+        &follower.url(""),
+        &format!("/v1/config?version={}", versions[1]),
+    );
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().unwrap()["step"], 1);
     let history: Value = on(&follower.url(""), "/v1/history").json().unwrap();
@@ -102,7 +117,10 @@ fn a_follower_serves_the_leaders_versions_and_refuses_writes_naming_the_leader()
 
     // Watch and SSE on the follower see the next leader write.
     let watch = std::thread::spawn({
-        let url = follower.url(&format!("/v1/config/watch?after={}&timeout_ms=20000", versions[2]));
+        let url = follower.url(&format!(
+            "/v1/config/watch?after={}&timeout_ms=20000",
+            versions[2]
+        ));
         move || client().get(url).send().unwrap()
     });
     let events = client()
@@ -122,7 +140,10 @@ fn a_follower_serves_the_leaders_versions_and_refuses_writes_naming_the_leader()
 
     // Writes are refused with 409 naming the leader (even with a token).
     for request in [
-        client().put(follower.url("/v1/config")).bearer_auth(TOKEN).body("{}"),
+        client()
+            .put(follower.url("/v1/config"))
+            .bearer_auth(TOKEN)
+            .body("{}"),
         client()
             .post(follower.url(&format!("/v1/config/rollback?to={}", versions[0])))
             .bearer_auth(TOKEN),
@@ -158,8 +179,16 @@ fn a_follower_is_not_ready_before_its_first_sync_and_survives_the_leader_restart
     let r = client().get(follower.url("/v1/config")).send().unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.json::<Value>().unwrap()["code"], "not_synced");
-    let readyz: Value = client().get(follower.url("/readyz")).send().unwrap().json().unwrap();
-    assert!(readyz["error"].as_str().unwrap().contains(&leader_url), "{readyz}");
+    let readyz: Value = client()
+        .get(follower.url("/readyz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        readyz["error"].as_str().unwrap().contains(&leader_url),
+        "{readyz}"
+    );
     assert!(metric_of(&follower, "cowd_follower_errors_total") >= 1.0);
 
     // The leader appears: the follower syncs and becomes ready.
@@ -243,7 +272,10 @@ fn a_follower_a_few_versions_behind_syncs_by_verified_json_patch() {
     put_with_token(&leader_url, &big_doc(0));
     let follower = Daemon::follow(&work.path().join("follower"), &leader_url, FOLLOW_ARGS);
     wait_version(&follower, leader.version());
-    assert_eq!(metric_of(&follower, "cowd_follower_syncs_total{via=\"delta\"}"), 0.0);
+    assert_eq!(
+        metric_of(&follower, "cowd_follower_syncs_total{via=\"delta\"}"),
+        0.0
+    );
 
     // Small changes to a big document travel as patches.
     let mut last = 0;
@@ -255,7 +287,14 @@ fn a_follower_a_few_versions_behind_syncs_by_verified_json_patch() {
     let deltas = metric_of(&follower, "cowd_follower_syncs_total{via=\"delta\"}");
     assert!(deltas >= 4.0, "delta syncs: {deltas}");
     // The bytes equal the leader's (the hash was verified, and here compared again).
-    let body = |base: &str| client().get(format!("{base}/v1/config")).send().unwrap().bytes().unwrap();
+    let body = |base: &str| {
+        client()
+            .get(format!("{base}/v1/config"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+    };
     assert_eq!(body(&leader_url), body(&follower.url("")));
 
     // A change the patch cannot reproduce byte for byte (keys reordered) fails the hash check
@@ -269,7 +308,10 @@ fn a_follower_a_few_versions_behind_syncs_by_verified_json_patch() {
     wait_version(&follower, last);
     let r = put_with_token(&leader_url, &json!({"replaced": "entirely"}));
     last = header_u64(&r, "x-config-version");
-    assert_eq!(wait_version(&follower, last), json!({"replaced": "entirely"}));
+    assert_eq!(
+        wait_version(&follower, last),
+        json!({"replaced": "entirely"})
+    );
     assert!(metric_of(&follower, "cowd_follower_delta_fallbacks_total") >= fallbacks + 1.0);
     assert_eq!(body(&leader_url), body(&follower.url("")));
 }

@@ -149,7 +149,13 @@ impl Shared {
     /// connection it tries the next member; an `idempotent` request (a read, a watch) also
     /// moves on after any other error or a timeout. A write whose outcome is unknown is never
     /// resent. `what` names the request in errors.
-    async fn call<T, F, Fut>(&self, what: &str, op: usize, idempotent: bool, f: F) -> Result<T, Failure>
+    async fn call<T, F, Fut>(
+        &self,
+        what: &str,
+        op: usize,
+        idempotent: bool,
+        f: F,
+    ) -> Result<T, Failure>
     where
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
@@ -171,18 +177,24 @@ impl Shared {
                     let sent = !not_sent(&error);
                     last = format!("{what} at {endpoint}: {error}");
                     if sent && !idempotent {
-                        return Err(Failure::Unknown(self.failed(what, format!("{endpoint}: {error}"))));
+                        return Err(Failure::Unknown(
+                            self.failed(what, format!("{endpoint}: {error}")),
+                        ));
                     }
                 }
                 Err(_) => {
                     last = format!("{what} at {endpoint}: no answer within {timeout:?}");
                     if !idempotent {
-                        return Err(Failure::Unknown(self.failed(what, format!("{endpoint}: no answer within {timeout:?}"))));
+                        return Err(Failure::Unknown(
+                            self.failed(what, format!("{endpoint}: no answer within {timeout:?}")),
+                        ));
                     }
                 }
             }
         }
-        Err(Failure::NotSent(self.failed("no etcd member answered", last)))
+        Err(Failure::NotSent(
+            self.failed("no etcd member answered", last),
+        ))
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -366,7 +378,9 @@ impl Backend for EtcdBackend {
             }
         }
         if h.key_missing {
-            return Err(format!("key {key} was deleted from etcd; serving its last value"));
+            return Err(format!(
+                "key {key} was deleted from etcd; serving its last value"
+            ));
         }
         Ok(())
     }
@@ -384,13 +398,32 @@ impl Backend for EtcdBackend {
         };
         let stale = self.readiness().is_err();
         let gauges: [(&str, &str, f64); 4] = [
-            ("cowd_etcd_up", "1 when the last request to etcd succeeded.", f64::from(u8::from(connected))),
-            ("cowd_etcd_last_contact_age_seconds", "Seconds since etcd last answered (+Inf: never).", age),
-            ("cowd_etcd_stale", "1 when this node's copy may be stale (etcd unreachable or silent too long).", f64::from(u8::from(stale))),
-            ("cowd_etcd_cluster_revision", "The newest etcd cluster revision seen (the key's mod_revision is cowd_config_version).", revision as f64),
+            (
+                "cowd_etcd_up",
+                "1 when the last request to etcd succeeded.",
+                f64::from(u8::from(connected)),
+            ),
+            (
+                "cowd_etcd_last_contact_age_seconds",
+                "Seconds since etcd last answered (+Inf: never).",
+                age,
+            ),
+            (
+                "cowd_etcd_stale",
+                "1 when this node's copy may be stale (etcd unreachable or silent too long).",
+                f64::from(u8::from(stale)),
+            ),
+            (
+                "cowd_etcd_cluster_revision",
+                "The newest etcd cluster revision seen (the key's mod_revision is cowd_config_version).",
+                revision as f64,
+            ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out.push_str("# HELP cowd_etcd_requests_total Requests sent to etcd, by kind (reads of the API send none).\n# TYPE cowd_etcd_requests_total counter\n");
         for (op, n) in OPS.iter().zip(&shared.requests) {
@@ -401,18 +434,32 @@ impl Backend for EtcdBackend {
             );
         }
         let counters: [(&str, &str, u64); 3] = [
-            ("cowd_etcd_resyncs_total", "Fresh reads of the key after the watch ended (etcd restart, broken stream, compaction).", shared.resyncs.load(Ordering::Relaxed)),
-            ("cowd_etcd_compacted_watches_total", "Watches cancelled because their start revision was compacted.", shared.compacted.load(Ordering::Relaxed)),
-            ("cowd_etcd_seeded_total", "Times this node created the key (it did not exist).", shared.seeded.load(Ordering::Relaxed)),
+            (
+                "cowd_etcd_resyncs_total",
+                "Fresh reads of the key after the watch ended (etcd restart, broken stream, compaction).",
+                shared.resyncs.load(Ordering::Relaxed),
+            ),
+            (
+                "cowd_etcd_compacted_watches_total",
+                "Watches cancelled because their start revision was compacted.",
+                shared.compacted.load(Ordering::Relaxed),
+            ),
+            (
+                "cowd_etcd_seeded_total",
+                "Times this node created the key (it did not exist).",
+                shared.seeded.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
     }
 }
 
 impl EtcdBackend {
-
     async fn write_txn(&self, change: Change) -> Result<Current, WriteError> {
         let shared = &self.shared;
         if let Some(schema) = &shared.schema {
@@ -544,30 +591,35 @@ impl EtcdSource {
                 shared.publish(kv.mod_revision(), kv.value(), shared.origin());
             }
             None => {
-                if let Some(doc) = seed.take().or_else(|| (!shared.versions.is_synced()).then(|| serde_json::json!({}))) {
+                if let Some(doc) = seed
+                    .take()
+                    .or_else(|| (!shared.versions.is_synced()).then(|| serde_json::json!({})))
+                {
                     // Create the key only if it still does not exist.
                     let body = serde_json::to_vec(&doc).expect("a Value always serializes");
                     // Idempotent: it only creates the key if it still does not exist.
                     let txn = Txn::new()
                         .when([Compare::create_revision(key, CompareOp::Equal, 0)])
                         .and_then([TxnOp::put(key, body, None)]);
-                    return Err(match shared
-                        .call("creating the key", 1, true, |client| {
-                            let txn = txn.clone();
-                            async move { client.kv_client().txn(txn).await }
-                        })
-                        .await
-                    {
-                        Ok(r) => {
-                            shared.contact(r.header().map(|h| h.revision()));
-                            if r.succeeded() {
-                                shared.seeded.fetch_add(1, Ordering::Relaxed);
-                                tracing::info!(key = %config.key, "the key did not exist: created it");
+                    return Err(
+                        match shared
+                            .call("creating the key", 1, true, |client| {
+                                let txn = txn.clone();
+                                async move { client.kv_client().txn(txn).await }
+                            })
+                            .await
+                        {
+                            Ok(r) => {
+                                shared.contact(r.header().map(|h| h.revision()));
+                                if r.succeeded() {
+                                    shared.seeded.fetch_add(1, Ordering::Relaxed);
+                                    tracing::info!(key = %config.key, "the key did not exist: created it");
+                                }
+                                Restart::Resync
                             }
-                            Restart::Resync
-                        }
-                        Err(failure) => Restart::Error(failure.into_reason()),
-                    });
+                            Err(failure) => Restart::Error(failure.into_reason()),
+                        },
+                    );
                 }
                 let mut h = shared.health();
                 if !h.key_missing {
@@ -659,19 +711,16 @@ impl EtcdSource {
                             client.kv_client().get(key, Some(GetOptions::new().with_keys_only())).await
                         })
                         .await;
-                    match probe_result {
-                        Ok(r) => {
-                            shared.contact(r.header().map(|h| h.revision()));
-                            let latest = r.kvs().first().map_or(0, |kv| kv.mod_revision());
-                            let current = i64::try_from(shared.seen.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-                            // The watch should have delivered it by the next probe.
-                            ahead_probes = if latest > current { ahead_probes + 1 } else { 0 };
-                            if ahead_probes >= 3 {
-                                tracing::warn!(latest, current, "the watch is behind etcd; reading the key again");
-                                return Restart::Resync;
-                            }
+                    if let Ok(r) = probe_result {
+                        shared.contact(r.header().map(|h| h.revision()));
+                        let latest = r.kvs().first().map_or(0, |kv| kv.mod_revision());
+                        let current = i64::try_from(shared.seen.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+                        // The watch should have delivered it by the next probe.
+                        ahead_probes = if latest > current { ahead_probes + 1 } else { 0 };
+                        if ahead_probes >= 3 {
+                            tracing::warn!(latest, current, "the watch is behind etcd; reading the key again");
+                            return Restart::Resync;
                         }
-                        Err(_) => {}
                     }
                 }
             }

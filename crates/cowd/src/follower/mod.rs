@@ -14,9 +14,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use cowd_client::SyncOptions;
 use cowd_client::remote::Remote;
 use cowd_client::sync::{Sink, Status, Syncer, Update};
-use cowd_client::SyncOptions;
 use tokio::sync::watch;
 
 use crate::backend::{Backend, BoxFuture, Change, WriteError};
@@ -172,9 +172,10 @@ impl Backend for FollowerBackend {
             ));
         }
         if stats.stale {
-            let age = stats
-                .last_sync_age
-                .map_or_else(|| "never".to_owned(), |a| format!("{:.1}s ago", a.as_secs_f64()));
+            let age = stats.last_sync_age.map_or_else(
+                || "never".to_owned(),
+                |a| format!("{:.1}s ago", a.as_secs_f64()),
+            );
             return Err(format!(
                 "stale copy of version {}: the leader {} last answered {age}{}",
                 stats.version,
@@ -189,13 +190,41 @@ impl Backend for FollowerBackend {
         let s = self.status.stats();
         let secs = |d: Option<Duration>| d.map_or(f64::INFINITY, |d| d.as_secs_f64());
         let gauges: [(&str, &str, f64); 8] = [
-            ("cowd_follower_lag_versions", "Versions the leader announced that this follower has not applied.", s.lag_versions as f64),
-            ("cowd_follower_lag_seconds", "How long the newest version announced by the leader has been waiting (0 when current).", s.lag.as_secs_f64()),
-            ("cowd_follower_last_sync_age_seconds", "Seconds since the leader last answered (+Inf: never).", secs(s.last_sync_age)),
-            ("cowd_follower_leader_version", "The newest version the leader announced.", s.leader_version as f64),
-            ("cowd_follower_connected", "1 when the last request reached the leader.", f64::from(u8::from(s.connected))),
-            ("cowd_follower_stale", "1 when the copy is stale (leader unreachable, silent too long, or behind this follower).", f64::from(u8::from(s.stale))),
-            ("cowd_follower_last_apply_delay_seconds", "Leader publish to local publish of the last applied version (wall clocks).", s.last_apply_delay.map_or(0.0, |d| d.as_secs_f64())),
+            (
+                "cowd_follower_lag_versions",
+                "Versions the leader announced that this follower has not applied.",
+                s.lag_versions as f64,
+            ),
+            (
+                "cowd_follower_lag_seconds",
+                "How long the newest version announced by the leader has been waiting (0 when current).",
+                s.lag.as_secs_f64(),
+            ),
+            (
+                "cowd_follower_last_sync_age_seconds",
+                "Seconds since the leader last answered (+Inf: never).",
+                secs(s.last_sync_age),
+            ),
+            (
+                "cowd_follower_leader_version",
+                "The newest version the leader announced.",
+                s.leader_version as f64,
+            ),
+            (
+                "cowd_follower_connected",
+                "1 when the last request reached the leader.",
+                f64::from(u8::from(s.connected)),
+            ),
+            (
+                "cowd_follower_stale",
+                "1 when the copy is stale (leader unreachable, silent too long, or behind this follower).",
+                f64::from(u8::from(s.stale)),
+            ),
+            (
+                "cowd_follower_last_apply_delay_seconds",
+                "Leader publish to local publish of the last applied version (wall clocks).",
+                s.last_apply_delay.map_or(0.0, |d| d.as_secs_f64()),
+            ),
             ("cowd_follower_info", "The leader followed.", 1.0),
         ];
         for (name, help, value) in gauges {
@@ -204,7 +233,10 @@ impl Backend for FollowerBackend {
             } else {
                 String::new()
             };
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{labels} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{labels} {value}"
+            );
         }
         let _ = writeln!(
             out,
@@ -212,13 +244,32 @@ impl Backend for FollowerBackend {
             s.full_syncs, s.delta_syncs
         );
         let counters: [(&str, &str, u64); 4] = [
-            ("cowd_follower_delta_fallbacks_total", "Diffs not used (larger than the document, unavailable, or failed verification): the document was fetched instead.", s.delta_fallbacks),
-            ("cowd_follower_not_modified_total", "Conditional requests the leader answered 304.", s.not_modified),
-            ("cowd_follower_errors_total", "Failed exchanges with the leader.", s.errors),
-            ("cowd_follower_refused_total", "Versions the leader sent that were not published.", s.refused),
+            (
+                "cowd_follower_delta_fallbacks_total",
+                "Diffs not used (larger than the document, unavailable, or failed verification): the document was fetched instead.",
+                s.delta_fallbacks,
+            ),
+            (
+                "cowd_follower_not_modified_total",
+                "Conditional requests the leader answered 304.",
+                s.not_modified,
+            ),
+            (
+                "cowd_follower_errors_total",
+                "Failed exchanges with the leader.",
+                s.errors,
+            ),
+            (
+                "cowd_follower_refused_total",
+                "Versions the leader sent that were not published.",
+                s.refused,
+            ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
     }
 }

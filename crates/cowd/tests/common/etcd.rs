@@ -159,8 +159,12 @@ impl EtcdCluster {
                 if !m.is_running() {
                     continue;
                 }
-                let ok = gateway(&m.url(), "/v3/kv/range", &json!({"key": b64("health-probe")}))
-                    .is_some_and(|v| v.get("header").is_some());
+                let ok = gateway(
+                    &m.url(),
+                    "/v3/kv/range",
+                    &json!({"key": b64("health-probe")}),
+                )
+                .is_some_and(|v| v.get("header").is_some());
                 if ok {
                     return Some(());
                 }
@@ -180,7 +184,11 @@ impl EtcdCluster {
     pub fn put(&mut self, key: &str, value: &str) -> u64 {
         let url = self.any_url();
         let response = eventually("a direct etcd put", || {
-            gateway(&url, "/v3/kv/put", &json!({"key": b64(key), "value": b64(value)}))
+            gateway(
+                &url,
+                "/v3/kv/put",
+                &json!({"key": b64(key), "value": b64(value)}),
+            )
         });
         revision_of(&response)
     }
@@ -256,7 +264,11 @@ pub fn b64(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

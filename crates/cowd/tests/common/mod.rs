@@ -306,8 +306,13 @@ pub fn metric(base: &str, name: &str) -> Option<f64> {
         .ok()?
         .text()
         .ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// A free loopback port (bound and released: good enough for tests).
