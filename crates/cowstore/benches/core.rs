@@ -138,42 +138,46 @@ fn read_contended(c: &mut Criterion) {
     let mut group = c.benchmark_group("read/2-readers+writer");
     for (name, read) in reads() {
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let stop = AtomicBool::new(false);
-                let ready = Barrier::new(3);
-                thread::scope(|s| {
-                    s.spawn(|| {
-                        let mut state = read_state(&contenders);
-                        ready.wait();
-                        while !stop.load(Ordering::Relaxed) {
-                            for _ in 0..64 {
-                                black_box(read(&contenders, &mut state));
-                            }
-                        }
-                    });
-                    s.spawn(|| {
-                        ready.wait();
-                        let mut n = 2;
-                        while !stop.load(Ordering::Relaxed) {
-                            thread::sleep(Duration::from_millis(1));
-                            contenders.publish_all(n);
-                            n += 1;
-                        }
-                    });
-                    let mut state = read_state(&contenders);
-                    ready.wait();
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        black_box(read(&contenders, &mut state));
-                    }
-                    let elapsed = start.elapsed();
-                    stop.store(true, Ordering::Relaxed);
-                    elapsed
-                })
-            })
+            b.iter_custom(|iters| read_while_contended(&contenders, read, iters))
         });
     }
     group.finish();
+}
+
+/// Times `iters` reads on this thread while a second thread runs the same read in a loop and a
+/// writer publishes every millisecond.
+fn read_while_contended(contenders: &Contenders, read: ReadFn, iters: u64) -> Duration {
+    let stop = AtomicBool::new(false);
+    let ready = Barrier::new(3);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let mut state = read_state(contenders);
+            ready.wait();
+            while !stop.load(Ordering::Relaxed) {
+                for _ in 0..64 {
+                    black_box(read(contenders, &mut state));
+                }
+            }
+        });
+        s.spawn(|| {
+            ready.wait();
+            let mut n = 2;
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(1));
+                contenders.publish_all(n);
+                n += 1;
+            }
+        });
+        let mut state = read_state(contenders);
+        ready.wait();
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(read(contenders, &mut state));
+        }
+        let elapsed = start.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        elapsed
+    })
 }
 
 fn publish_group(c: &mut Criterion, label: &str, contenders: &Contenders) {
@@ -313,40 +317,6 @@ mod ratios {
         start.elapsed()
     }
 
-    fn contended(contenders: &Contenders, read: ReadFn, iters: u64) -> Duration {
-        let stop = AtomicBool::new(false);
-        let ready = Barrier::new(3);
-        thread::scope(|s| {
-            s.spawn(|| {
-                let mut state = read_state(contenders);
-                ready.wait();
-                while !stop.load(Ordering::Relaxed) {
-                    for _ in 0..64 {
-                        black_box(read(contenders, &mut state));
-                    }
-                }
-            });
-            s.spawn(|| {
-                ready.wait();
-                let mut n = 2;
-                while !stop.load(Ordering::Relaxed) {
-                    thread::sleep(Duration::from_millis(1));
-                    contenders.publish_all(n);
-                    n += 1;
-                }
-            });
-            let mut state = read_state(contenders);
-            ready.wait();
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(read(contenders, &mut state));
-            }
-            let elapsed = start.elapsed();
-            stop.store(true, Ordering::Relaxed);
-            elapsed
-        })
-    }
-
     type PublishFn = fn(&Contenders, u64);
 
     fn publishes() -> Vec<(&'static str, PublishFn)> {
@@ -388,7 +358,7 @@ mod ratios {
             single(&contenders, all[i].1, iters)
         });
         let two = median_of(&names, iters / 4, |i, iters| {
-            contended(&contenders, all[i].1, iters)
+            read_while_contended(&contenders, all[i].1, iters)
         });
         let floor = one[names
             .iter()
