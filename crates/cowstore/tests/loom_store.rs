@@ -52,6 +52,13 @@ impl Drop for Tracked {
     }
 }
 
+/// A store whose version 1 holds the tracked value 1, and the drop counter of its values.
+fn tracked_store() -> (Arc<AtomicUsize>, Arc<Store<Tracked>>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+    (drops, store)
+}
+
 /// Runs `f` under loom (preemption bound 2 unless `LOOM_MAX_PREEMPTIONS` says otherwise) and
 /// checks that the model explored more than a trivial number of interleavings.
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -76,8 +83,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 #[test]
 fn load_races_with_store() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let reader = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
@@ -100,8 +106,7 @@ fn load_races_with_store() {
 #[test]
 fn load_clone_races_with_store() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let reader = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
@@ -120,8 +125,7 @@ fn load_clone_races_with_store() {
 #[test]
 fn snapshot_races_with_store() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let reader = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
@@ -149,8 +153,7 @@ fn snapshot_races_with_store() {
 #[test]
 fn guard_survives_two_publishes() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let writer = {
             let (store, drops) = (Arc::clone(&store), Arc::clone(&drops));
             thread::spawn(move || {
@@ -173,8 +176,7 @@ fn guard_survives_two_publishes() {
 #[test]
 fn fallback_load_races_with_store() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let reader = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
@@ -201,8 +203,7 @@ fn fallback_load_races_with_store() {
 #[test]
 fn concurrent_cas_writers_and_a_reader() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let writers: Vec<_> = (0..2)
             .map(|_| {
                 let store = Arc::clone(&store);
@@ -239,8 +240,7 @@ fn concurrent_cas_writers_and_a_reader() {
 #[test]
 fn cached_reader_races_with_store() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let reader = {
             let store = Arc::clone(&store);
             thread::spawn(move || {
@@ -262,8 +262,7 @@ fn cached_reader_races_with_store() {
 #[test]
 fn weak_upgrade_races_with_retire() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let store = Arc::new(Store::new(Tracked::new(1, &drops)));
+        let (drops, store) = tracked_store();
         let weak = Snapshot::downgrade(&store.snapshot());
         let upgrader = thread::spawn(move || {
             if let Some(snapshot) = weak.upgrade() {
