@@ -1,16 +1,18 @@
 //! Bookkeeping of retired versions that readers still pin.
 //!
-//! A node reports here when it outlives its retirement because a reader still holds it
-//! (`on_retire`) and when its value is finally dropped (`on_reclaim`). A version nobody pins is
-//! dropped by the publish that retires it and never enters the map. Both happen at most once per
-//! version, off the read path, so a plain mutex is fine. It is deliberately `std`'s mutex even under loom: the critical sections contain
-//! no modelled operation, so a loom thread can never be switched out while holding it.
+//! The writer that retires a version a reader still holds registers a weak handle to it here
+//! (`on_retire`). Nothing happens when the version is finally dropped — often on a reader's
+//! thread, which must never take a lock — the handle just starts reporting the value as gone,
+//! and dead handles are pruned when statistics are read or when the list has doubled. A version
+//! nobody pins is dropped by the publish that retires it and never enters the list.
+//!
+//! The mutex is `std`'s even under loom: its critical sections contain no modelled operation,
+//! so a loom thread can never be switched out while holding it.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::raw::Meta;
+use crate::raw::PinnedHandle;
 
 /// A retired version that is still alive because some reader holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,66 +27,89 @@ pub struct PinnedVersion {
     pub bytes: usize,
 }
 
-#[derive(Debug)]
 struct Retired {
-    published_at: SystemTime,
+    handle: PinnedHandle,
     retired_at: Instant,
-    bytes: usize,
 }
 
-#[derive(Debug, Default)]
+impl Retired {
+    fn describe(&self, now: Instant) -> PinnedVersion {
+        let meta = self.handle.meta();
+        PinnedVersion {
+            version: meta.version,
+            published_at: meta.published_at,
+            retired_for: now.saturating_duration_since(self.retired_at),
+            bytes: meta.bytes,
+        }
+    }
+}
+
+#[derive(Default)]
+struct List {
+    /// In retirement order (version order unless `update_cas` publishers race).
+    retired: Vec<Retired>,
+    /// Prune when the list reaches this length (amortizes pruning on the writer's side).
+    prune_at: usize,
+}
+
+impl List {
+    fn prune(&mut self) {
+        self.retired.retain(|r| r.handle.is_alive());
+        self.prune_at = (self.retired.len() * 2).max(64);
+    }
+}
+
+#[derive(Default)]
 pub(crate) struct PinTracker {
-    retired: Mutex<BTreeMap<u64, Retired>>,
+    list: Mutex<List>,
+}
+
+impl std::fmt::Debug for PinTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinTracker").finish_non_exhaustive()
+    }
 }
 
 impl PinTracker {
-    pub(crate) fn on_retire(&self, meta: &Meta) {
-        let mut retired = self.lock();
-        retired.insert(
-            meta.version,
-            Retired {
-                published_at: meta.published_at,
-                retired_at: Instant::now(),
-                bytes: meta.bytes,
-            },
-        );
-    }
-
-    /// A version registered by `on_retire` was dropped.
-    pub(crate) fn on_reclaim(&self, version: u64) {
-        self.lock().remove(&version);
+    /// A version outlived its retirement: some reader still holds it.
+    pub(crate) fn on_retire(&self, handle: PinnedHandle) {
+        let mut list = self.lock();
+        if list.retired.len() >= list.prune_at {
+            list.prune();
+        }
+        list.retired.push(Retired {
+            handle,
+            retired_at: Instant::now(),
+        });
     }
 
     /// Retired versions still alive, oldest first.
     pub(crate) fn pinned(&self) -> Vec<PinnedVersion> {
         let now = Instant::now();
-        self.lock()
-            .iter()
-            .map(|(&version, retired)| PinnedVersion {
-                version,
-                published_at: retired.published_at,
-                retired_for: now.saturating_duration_since(retired.retired_at),
-                bytes: retired.bytes,
-            })
-            .collect()
+        let mut list = self.lock();
+        list.prune();
+        let mut pinned: Vec<PinnedVersion> = list.retired.iter().map(|r| r.describe(now)).collect();
+        // Concurrent publishers may retire slightly out of version order.
+        pinned.sort_by_key(|p| p.version);
+        pinned
     }
 
-    /// Count, total bytes and the oldest of the pinned versions, without allocating.
+    /// Count, total bytes and the oldest of the pinned versions.
     pub(crate) fn summary(&self) -> (usize, usize, Option<PinnedVersion>) {
         let now = Instant::now();
-        let retired = self.lock();
-        let bytes = retired.values().map(|r| r.bytes).sum();
-        let oldest = retired.iter().next().map(|(&version, r)| PinnedVersion {
-            version,
-            published_at: r.published_at,
-            retired_for: now.saturating_duration_since(r.retired_at),
-            bytes: r.bytes,
-        });
-        (retired.len(), bytes, oldest)
+        let mut list = self.lock();
+        list.prune();
+        let bytes = list.retired.iter().map(|r| r.handle.meta().bytes).sum();
+        let oldest = list
+            .retired
+            .iter()
+            .min_by_key(|r| r.handle.meta().version)
+            .map(|r| r.describe(now));
+        (list.retired.len(), bytes, oldest)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Retired>> {
-        self.retired
+    fn lock(&self) -> std::sync::MutexGuard<'_, List> {
+        self.list
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -10,4 +10,4 @@ mod domain;
 mod node;
 
 pub(crate) use cell::{AtomicNode, Counted, Protected, WeakNode};
-pub(crate) use node::{Meta, NewNode};
+pub(crate) use node::{Meta, NewNode, PinnedHandle};

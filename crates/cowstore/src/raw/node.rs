@@ -76,15 +76,21 @@ pub(crate) struct Meta {
     pub(crate) bytes: usize,
 }
 
-/// Read-only parts first, then each group of counters on lines of its own.
+/// The header first, so that its layout does not depend on `T` (a [`PinnedHandle`] reaches it
+/// without knowing `T`); then each shard on a line of its own; the value last, on its own lines.
 #[repr(C)]
 pub(crate) struct Node<T> {
-    meta: Meta,
-    /// Set (once, by the retiring writer) only when the version outlives its retirement.
-    tracker: UnsafeCell<Option<Arc<PinTracker>>>,
-    value: UnsafeCell<ManuallyDrop<T>>,
-    counts: Spaced<Counts>,
+    header: Header,
     shards: [Spaced<AtomicUsize>; SHARDS],
+    value: Spaced<UnsafeCell<ManuallyDrop<T>>>,
+}
+
+/// The part of a node that does not depend on `T`: read-only metadata, then the counters on
+/// lines of their own.
+#[repr(C)]
+pub(crate) struct Header {
+    meta: Meta,
+    counts: Spaced<Counts>,
 }
 
 struct Counts {
@@ -117,10 +123,9 @@ impl<T> NewNode<T> {
         // through a raw place, without reading or creating references to uninitialised memory;
         // the padding is `MaybeUninit` and needs no initialisation.
         let node = unsafe {
-            (&raw mut (*ptr).meta).write(meta);
-            (&raw mut (*ptr).tracker).write(UnsafeCell::new(None));
-            (&raw mut (*ptr).value).write(UnsafeCell::new(ManuallyDrop::new(value)));
-            (&raw mut (*ptr).counts.value).write(Counts {
+            (&raw mut (*ptr).header.meta).write(meta);
+            (&raw mut (*ptr).value.value).write(UnsafeCell::new(ManuallyDrop::new(value)));
+            (&raw mut (*ptr).header.counts.value).write(Counts {
                 strong: AtomicUsize::new(INITIAL_STRONG),
                 weak: AtomicUsize::new(1),
                 biased: AtomicUsize::new(0),
@@ -137,7 +142,7 @@ impl<T> NewNode<T> {
 
     pub(crate) fn set_version(&mut self, version: u64) {
         // SAFETY: unpublished, so `self` is the only handle to the node.
-        unsafe { (*self.ptr.as_ptr()).meta.version = version };
+        unsafe { (*self.ptr.as_ptr()).header.meta.version = version };
     }
 
     /// Hands the node over to the publishing protocol, which now owns its initial units.
@@ -158,7 +163,7 @@ impl<T> Drop for NewNode<T> {
         // `Box::new` in `NewNode::new`. The value is still initialised and dropped exactly here.
         unsafe {
             let mut node = Box::from_raw(self.ptr.as_ptr());
-            ManuallyDrop::drop(node.value.get_mut());
+            ManuallyDrop::drop(node.value.value.get_mut());
         }
     }
 }
@@ -168,14 +173,14 @@ impl<T> Node<T> {
     /// The caller must hold a strong unit (or a protection that implies one) for `'a`.
     pub(crate) unsafe fn value<'a>(ptr: NonNull<Self>) -> &'a T {
         // SAFETY: the value is initialised and not mutated while any strong unit exists.
-        unsafe { &*(*ptr.as_ptr()).value.get() }
+        unsafe { &*(*ptr.as_ptr()).value.value.get() }
     }
 
     /// # Safety
     /// The node allocation must be alive (a strong or weak unit held) for `'a`.
     pub(crate) unsafe fn meta<'a>(ptr: NonNull<Self>) -> &'a Meta {
         // SAFETY: `meta` is never written after publication.
-        unsafe { &(*ptr.as_ptr()).meta }
+        unsafe { &(*ptr.as_ptr()).header.meta }
     }
 
     /// Adds one strong unit.
@@ -185,6 +190,7 @@ impl<T> Node<T> {
     pub(crate) unsafe fn acquire_unit(ptr: NonNull<Self>) {
         // SAFETY: the node is alive per the contract.
         let old = unsafe { ptr.as_ref() }
+            .header
             .counts
             .strong
             .fetch_add(1, Ordering::Relaxed);
@@ -211,6 +217,7 @@ impl<T> Node<T> {
         // ARMv8.1, and ThreadSanitizer understands it (it does not model fences).
         // SAFETY: the units keep the node alive until this decrement.
         let old = unsafe { ptr.as_ref() }
+            .header
             .counts
             .strong
             .fetch_sub(n, Ordering::AcqRel);
@@ -255,13 +262,13 @@ impl<T> Node<T> {
         // SAFETY: same contract.
         let node = unsafe { ptr.as_ref() };
         let bit = 1 << shard;
-        if node.counts.biased.load(Ordering::Relaxed) & (RETIRED | bit) != 0 {
+        if node.header.counts.biased.load(Ordering::Relaxed) & (RETIRED | bit) != 0 {
             return;
         }
         // The bias count goes in before its bit: `retire` removes exactly the biases whose bit it
         // sees, and a bias whose bit lands after `RETIRED` is taken back here.
         node.shards[shard].fetch_add(1, Ordering::Relaxed);
-        let before = node.counts.biased.fetch_or(bit, Ordering::AcqRel);
+        let before = node.header.counts.biased.fetch_or(bit, Ordering::AcqRel);
         if before & (RETIRED | bit) != 0 {
             // Retired meanwhile (or, impossibly, biased twice): take the bias back. We still hold
             // our own count in the shard, so it cannot reach zero here.
@@ -292,7 +299,12 @@ impl<T> Node<T> {
     pub(crate) unsafe fn retire(ptr: NonNull<Self>, tracker: Option<&Arc<PinTracker>>) {
         // SAFETY: the store's unit keeps the node alive until it is released below.
         let node = unsafe { ptr.as_ref() };
-        let mut biased = node.counts.biased.fetch_or(RETIRED, Ordering::AcqRel) & !RETIRED;
+        let mut biased = node
+            .header
+            .counts
+            .biased
+            .fetch_or(RETIRED, Ordering::AcqRel)
+            & !RETIRED;
         let mut units = 1;
         while biased != 0 {
             let shard = biased.trailing_zeros() as usize;
@@ -307,19 +319,16 @@ impl<T> Node<T> {
             return;
         };
         // Keep one unit while deciding whether the version outlives its retirement: only then
-        // is it registered as pinned (and unregistered when it is finally dropped).
+        // is it registered as pinned, through a weak handle that the tracker drops once it sees
+        // the value gone. Nothing on the path that finally drops the value (often a reader's)
+        // touches the tracker or any lock.
         // SAFETY: as above, minus the unit we keep, which holds the node.
         if units > 1 && unsafe { Self::release_units(ptr, units - 1) } {
             unreachable!("the kept unit holds the node");
         }
-        if node.counts.strong.load(Ordering::Acquire) > 1 {
-            tracker.on_retire(&node.meta);
-            // SAFETY: only this (retiring) thread writes the cell, once, before the release
-            // below; the only reader is `drop_value`, which runs after that release.
-            unsafe { *node.tracker.get() = Some(Arc::clone(tracker)) };
-            node.counts
-                .biased
-                .fetch_or(PINNED_TRACKED, Ordering::Release);
+        if node.header.counts.strong.load(Ordering::Acquire) > 1 {
+            // SAFETY: we hold a unit, so taking a weak reference is allowed.
+            tracker.on_retire(unsafe { PinnedHandle::new(ptr) });
         }
         // SAFETY: the unit we kept.
         unsafe { Self::release_unit(ptr) };
@@ -332,6 +341,7 @@ impl<T> Node<T> {
     pub(crate) unsafe fn acquire_weak(ptr: NonNull<Self>) {
         // SAFETY: alive per the contract.
         let old = unsafe { ptr.as_ref() }
+            .header
             .counts
             .weak
             .fetch_add(1, Ordering::Relaxed);
@@ -345,6 +355,7 @@ impl<T> Node<T> {
     pub(crate) unsafe fn release_weak(ptr: NonNull<Self>) {
         // SAFETY: the weak reference keeps the allocation alive until this decrement.
         if unsafe { ptr.as_ref() }
+            .header
             .counts
             .weak
             .fetch_sub(1, Ordering::AcqRel)
@@ -362,7 +373,7 @@ impl<T> Node<T> {
     /// The caller must hold a weak reference.
     pub(crate) unsafe fn try_upgrade(ptr: NonNull<Self>) -> bool {
         // SAFETY: alive per the contract.
-        let strong = unsafe { &ptr.as_ref().counts.strong };
+        let strong = unsafe { &ptr.as_ref().header.counts.strong };
         let mut current = strong.load(Ordering::Relaxed);
         loop {
             if current == 0 {
@@ -386,21 +397,10 @@ impl<T> Node<T> {
     /// # Safety
     /// Called exactly once, when `strong` reached zero.
     unsafe fn drop_value(ptr: NonNull<Self>) {
-        {
-            // SAFETY: the allocation is alive (the strong units' weak reference is still held).
-            let node = unsafe { ptr.as_ref() };
-            if node.counts.biased.load(Ordering::Acquire) & PINNED_TRACKED != 0 {
-                // SAFETY: written before the retiring thread's release, which happened before
-                // this final one; nobody writes it afterwards.
-                if let Some(tracker) = unsafe { &*node.tracker.get() } {
-                    tracker.on_reclaim(node.meta.version);
-                }
-            }
-        }
         // SAFETY: no strong unit is left, so no one reads the value; it is dropped only here.
-        unsafe { ManuallyDrop::drop(&mut *(*ptr.as_ptr()).value.get()) };
+        unsafe { ManuallyDrop::drop(&mut *(*ptr.as_ptr()).value.value.get()) };
         // SAFETY: the allocation is alive until the weak reference below is released.
-        let weak = unsafe { &ptr.as_ref().counts.weak };
+        let weak = unsafe { &ptr.as_ref().header.counts.weak };
         if weak.load(Ordering::Acquire) == 1 {
             // Only the strong units' collective weak reference is left, and with no strong unit
             // nobody can create another one: skip the decrement and free directly.
@@ -413,5 +413,60 @@ impl<T> Node<T> {
     }
 }
 
-/// Set in `biased` when the version was registered as pinned at retirement.
-const PINNED_TRACKED: usize = 1 << (usize::BITS - 2);
+/// A weak reference to a retired node, without its type: what the pin tracker keeps to know
+/// whether a retired version is still alive and what it was.
+pub(crate) struct PinnedHandle {
+    header: NonNull<Header>,
+    /// `Node::<T>::release_weak` for the node's `T`, on the header pointer.
+    release: unsafe fn(NonNull<Header>),
+}
+
+// SAFETY: the handle touches only the header — atomics and immutable metadata — and its drop
+// releases a weak reference, which frees the allocation only after the value was dropped; no
+// `T` is accessed through it, so it is sound to move and share whatever `T` is.
+unsafe impl Send for PinnedHandle {}
+// SAFETY: as above.
+unsafe impl Sync for PinnedHandle {}
+
+impl PinnedHandle {
+    /// # Safety
+    /// The caller must hold a strong unit of the node (a weak reference is taken for the
+    /// handle).
+    unsafe fn new<T>(ptr: NonNull<Node<T>>) -> Self {
+        // SAFETY: per the contract.
+        unsafe { Node::acquire_weak(ptr) };
+        /// # Safety
+        /// `header` must be the header of a `Node<T>` whose weak reference the caller owns.
+        unsafe fn release<T>(header: NonNull<Header>) {
+            // SAFETY: `header` is the first field of a `repr(C)` `Node<T>`: same address.
+            unsafe { Node::<T>::release_weak(header.cast()) };
+        }
+        Self {
+            // `header` is the first field of the `repr(C)` node: the same address.
+            header: ptr.cast(),
+            release: release::<T>,
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the weak reference keeps the allocation, and the header is never written
+        // except through its atomics.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Whether the version's value is still alive.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.header().counts.strong.load(Ordering::Acquire) > 0
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.header().meta
+    }
+}
+
+impl Drop for PinnedHandle {
+    fn drop(&mut self) {
+        // SAFETY: the handle owns one weak reference of the node, released once, here.
+        unsafe { (self.release)(self.header) };
+    }
+}
