@@ -291,3 +291,29 @@ fn layered_map_compaction_is_invisible_to_concurrent_readers() {
     assert_eq!(layers.get(&1_000_000), Some(&2000));
     assert_eq!(layers.get(&999), Some(&999));
 }
+
+#[test]
+fn sharded_insert_many_equals_inserting_one_by_one_with_one_publish_per_shard() {
+    use cowstore::collections::ShardedMap;
+    let entries: Vec<(u32, u32)> = (0..5000u32)
+        .map(|k| (k.wrapping_mul(2654435761) % 7919, k))
+        .collect();
+    let bulk = ShardedMap::with_shards(8);
+    bulk.insert_many(entries.iter().copied());
+    let single = ShardedMap::with_shards(8);
+    for &(k, v) in &entries {
+        single.insert(k, v);
+    }
+    let mut a: Vec<_> = bulk.snapshot().iter().map(|(k, v)| (*k, *v)).collect();
+    let mut b: Vec<_> = single.snapshot().iter().map(|(k, v)| (*k, *v)).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b, "later duplicates win in both");
+    for shard in 0..8 {
+        assert_eq!(
+            Snapshot::version(&bulk.shard_snapshot(shard)),
+            2,
+            "one publish per shard"
+        );
+    }
+}

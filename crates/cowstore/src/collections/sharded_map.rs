@@ -308,6 +308,36 @@ where
         old
     }
 
+    /// Inserts many entries with at most one publish per shard (instead of one per entry):
+    /// the way to load a map. Each shard's part appears atomically; across shards, see the
+    /// notes on consistency.
+    ///
+    /// ```
+    /// let map = cowstore::collections::ShardedMap::with_shards(4);
+    /// map.insert_many((0..1000).map(|k| (k, k * 2)));
+    /// assert_eq!(map.len(), 1000);
+    /// assert_eq!(map.get(&7), Some(14));
+    /// let versions: u64 = (0..4).map(|i| cowstore::Snapshot::version(&map.shard_snapshot(i))).sum();
+    /// assert_eq!(versions, 4 + 4, "one publish per shard");
+    /// ```
+    pub fn insert_many(&self, entries: impl IntoIterator<Item = (K, V)>) {
+        let mut buckets: Vec<Vec<(K, V)>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
+        for (key, value) in entries {
+            buckets[shard_of(self.hasher.hash_one(&key), self.shards.len())].push((key, value));
+        }
+        for (store, bucket) in self.shards.iter().zip(buckets) {
+            if bucket.is_empty() {
+                continue;
+            }
+            let mut bucket = Some(bucket);
+            // Runs once: see `insert`.
+            write(store, |map| {
+                map.extend(bucket.take().into_iter().flatten());
+                Ok(())
+            });
+        }
+    }
+
     fn shard_for_owned(&self, entry: &Option<(K, V)>) -> &Store<HashMap<K, V, S>> {
         self.shard(&entry.as_ref().expect("entry is set").0)
     }
@@ -321,6 +351,24 @@ fn write<T: Clone>(store: &Store<T>, f: impl FnMut(&mut T) -> Result<(), ()>) {
         Err(e) => {
             panic!("ShardedMap write failed ({e:?}): `alter` closures must not write to the map")
         }
+    }
+}
+
+impl<K, V> FromIterator<(K, V)> for ShardedMap<K, V>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    /// A 16-shard map holding `iter`'s entries, built with one publish per shard.
+    ///
+    /// ```
+    /// let map: cowstore::collections::ShardedMap<u32, &str> = [(1, "a"), (2, "b")].into_iter().collect();
+    /// assert_eq!(map.get(&2), Some("b"));
+    /// ```
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let map = Self::new();
+        map.insert_many(iter);
+        map
     }
 }
 
