@@ -173,22 +173,8 @@ impl Instance {
             return Self::open_replica(config);
         }
         let lock = DataDirLock::acquire(&config.data_dir)?;
-        let schema = config
-            .schema
-            .as_deref()
-            .map(Schema::load)
-            .transpose()?
-            .map(Arc::new);
-        let file = match &config.config_file {
-            Some(path) => {
-                let format = config
-                    .format
-                    .or_else(|| Format::from_path(path))
-                    .ok_or_else(|| StartError::UnknownFormat { path: path.clone() })?;
-                Some((path.clone(), format))
-            }
-            None => None,
-        };
+        let schema = load_schema(config)?;
+        let file = config_file_and_format(config)?;
         let opened = Journal::open(&config.data_dir, config.history)?;
         let mut journal = opened.journal;
         let mut records = opened.records;
@@ -263,19 +249,10 @@ impl Instance {
                 (follow.backend.clone(), Replica::Follower(Box::new(follow)))
             }
             (None, Some(etcd)) => {
-                let schema = config
-                    .schema
-                    .as_deref()
-                    .map(Schema::load)
-                    .transpose()?
-                    .map(Arc::new);
-                let seed = match &config.config_file {
-                    Some(path) => {
-                        let format = config
-                            .format
-                            .or_else(|| Format::from_path(path))
-                            .ok_or_else(|| StartError::UnknownFormat { path: path.clone() })?;
-                        let doc = FileSource::read_document(path, format).map_err(|source| {
+                let schema = load_schema(config)?;
+                let seed = match config_file_and_format(config)? {
+                    Some((path, format)) => {
+                        let doc = FileSource::read_document(&path, format).map_err(|source| {
                             StartError::Config {
                                 path: path.clone(),
                                 source,
@@ -668,4 +645,26 @@ fn write_addr_file(path: &std::path::Path, addr: SocketAddr) -> std::io::Result<
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, format!("{addr}\n"))?;
     std::fs::rename(&tmp, path)
+}
+
+/// The `--schema`, loaded, if one was given.
+fn load_schema(config: &ServeConfig) -> Result<Option<Arc<Schema>>, StartError> {
+    Ok(config
+        .schema
+        .as_deref()
+        .map(Schema::load)
+        .transpose()?
+        .map(Arc::new))
+}
+
+/// The `--config` file and its format (`--format`, else from the extension), if one was given.
+fn config_file_and_format(config: &ServeConfig) -> Result<Option<(PathBuf, Format)>, StartError> {
+    let Some(path) = &config.config_file else {
+        return Ok(None);
+    };
+    let format = config
+        .format
+        .or_else(|| Format::from_path(path))
+        .ok_or_else(|| StartError::UnknownFormat { path: path.clone() })?;
+    Ok(Some((path.clone(), format)))
 }
