@@ -165,18 +165,9 @@ fn observe(server: &InProcess, data: &std::path::Path) -> Observed {
     }
 }
 
+/// A metric's value, which must be present.
 fn metric(server: &InProcess, name: &str) -> f64 {
-    let text = client()
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-        .parse()
-        .unwrap()
+    common::metric(&server.url(""), name).unwrap_or_else(|| panic!("{name} missing from /metrics"))
 }
 
 #[test]

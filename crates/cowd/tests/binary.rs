@@ -12,18 +12,9 @@ use common::*;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
+/// A metric's value, which must be present.
 fn metric(daemon: &Daemon, name: &str) -> f64 {
-    let text = client()
-        .get(daemon.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing"))
-        .parse()
-        .unwrap()
+    common::metric(&daemon.url(""), name).unwrap_or_else(|| panic!("{name} missing from /metrics"))
 }
 
 fn wait_for_version(daemon: &Daemon, version: u64) -> Value {
