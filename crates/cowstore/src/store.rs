@@ -334,8 +334,7 @@ impl<T> Store<T> {
             published_mono,
             bytes,
         };
-        let (cell, _initial) =
-            AtomicNode::new(NewNode::new(initial, meta), Some(Arc::clone(&pins)));
+        let (cell, _initial) = AtomicNode::new(NewNode::new(initial, meta), Arc::clone(&pins));
         Self {
             cell,
             shared: Arc::new(Shared {

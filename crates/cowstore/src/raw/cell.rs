@@ -68,7 +68,7 @@ fn untagged<T>(ptr: *mut ()) -> NonNull<Node<T>> {
 pub(crate) struct AtomicNode<T> {
     current: AtomicPtr<Node<T>>,
     /// Where retired versions that readers still hold are registered.
-    tracker: Option<Arc<PinTracker>>,
+    tracker: Arc<PinTracker>,
     _owns: PhantomData<Node<T>>,
 }
 
@@ -80,7 +80,7 @@ unsafe impl<T: Send + Sync> Sync for AtomicNode<T> {}
 
 impl<T> AtomicNode<T> {
     /// Publishes `node` as the first version and returns a handle to it.
-    pub(crate) fn new(node: NewNode<T>, tracker: Option<Arc<PinTracker>>) -> (Self, Counted<T>) {
+    pub(crate) fn new(node: NewNode<T>, tracker: Arc<PinTracker>) -> (Self, Counted<T>) {
         let ptr = node.into_raw();
         let cell = Self {
             current: AtomicPtr::new(ptr.as_ptr()),
@@ -270,7 +270,7 @@ impl<T> AtomicNode<T> {
                 drop(expected);
                 self.help_readers(old, new_ptr);
                 // SAFETY: we replaced `old` as current and helped every reader first.
-                unsafe { Node::retire(old, self.tracker.as_ref()) };
+                unsafe { Node::retire(old, &self.tracker) };
                 Ok(Counted {
                     ptr: new_ptr,
                     counter: MAIN,
@@ -340,7 +340,7 @@ impl<T> AtomicNode<T> {
             }
         });
         // SAFETY: the cell owns the store's unit of its current node; this is its last use.
-        unsafe { Node::retire(current, self.tracker.as_ref()) };
+        unsafe { Node::retire(current, &self.tracker) };
     }
 }
 

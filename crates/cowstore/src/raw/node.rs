@@ -24,7 +24,6 @@
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::pins::PinTracker;
@@ -296,7 +295,7 @@ impl<T> Node<T> {
     ///
     /// # Safety
     /// Must be called once, by whoever replaced the node as current, after helping readers.
-    pub(crate) unsafe fn retire(ptr: NonNull<Self>, tracker: Option<&Arc<PinTracker>>) {
+    pub(crate) unsafe fn retire(ptr: NonNull<Self>, tracker: &PinTracker) {
         // SAFETY: the store's unit keeps the node alive until it is released below.
         let node = unsafe { ptr.as_ref() };
         let mut biased = node
@@ -313,11 +312,7 @@ impl<T> Node<T> {
             }
             biased &= biased - 1;
         }
-        let Some(tracker) = tracker else {
-            // SAFETY: the store's unit plus one unit per shard whose bias was its last count.
-            unsafe { Self::release_units(ptr, units) };
-            return;
-        };
+        // Units to give back: the store's, plus one per shard whose bias was its last count.
         // Keep one unit while deciding whether the version outlives its retirement: only then
         // is it registered as pinned, through a weak handle that the tracker drops once it sees
         // the value gone. Nothing on the path that finally drops the value (often a reader's)
