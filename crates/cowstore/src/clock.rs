@@ -10,6 +10,13 @@
 
 use std::time::Duration;
 
+/// Added to every reading: the clocks start at boot (or at first use), and a version restored
+/// with [`Builder::published_at`](crate::Builder::published_at) may have been published long
+/// before that. Its monotonic instant is backdated from the current one, which must not
+/// saturate at zero (that made a version restored an hour back look minutes old on a machine
+/// booted minutes ago). 2^32 s is 136 years: room for any backdating, none for overflow.
+const ORIGIN_OFFSET: Duration = Duration::from_secs(1 << 32);
+
 /// Time on the monotonic clock, from an arbitrary fixed origin.
 #[cfg(all(target_os = "linux", not(miri)))]
 fn read(clock: rustix::time::ClockId) -> Duration {
@@ -18,7 +25,7 @@ fn read(clock: rustix::time::ClockId) -> Duration {
     Duration::new(
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
-    )
+    ) + ORIGIN_OFFSET
 }
 
 /// The fine monotonic clock.
@@ -46,7 +53,7 @@ fn origin() -> std::time::Instant {
 /// The fine monotonic clock (elapsed since the first use in this process).
 #[cfg(not(all(target_os = "linux", not(miri))))]
 pub(crate) fn now() -> Duration {
-    origin().elapsed()
+    origin().elapsed() + ORIGIN_OFFSET
 }
 
 /// The clock read once per publish (no coarse clock here: always the fine one).

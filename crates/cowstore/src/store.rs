@@ -1,7 +1,7 @@
 //! [`Store`]: the cell holding the current snapshot, and its write paths.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -242,31 +242,67 @@ fn run_validators<T>(validators: &[Arc<Validator<T>>], value: &T) -> Result<(), 
 }
 
 thread_local_with_drop! {
-    /// Stores (by address of their shared part) this thread is running a write closure or a
-    /// validator for: a nested write to one of them would deadlock or loop forever.
-    static WRITING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The store (by address of its shared part) this thread is running a write closure or a
+    /// validator for, or 0. A plain cell: the common, un-nested write touches nothing else.
+    static WRITING: Cell<usize> = const { Cell::new(0) };
+}
+
+thread_local_with_drop! {
+    /// Further stores written to from inside such a closure or validator (nested writes to
+    /// *other* stores are allowed; a nested write to one of these would deadlock or loop
+    /// forever).
+    static WRITING_NESTED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Marks the calling thread as writing to a store for as long as it lives.
-struct WritingMark(usize);
+struct WritingMark {
+    id: usize,
+    nested: bool,
+}
 
 impl WritingMark {
     fn enter(id: usize) -> Option<Self> {
-        WRITING.with(|writing| {
-            let mut writing = writing.borrow_mut();
-            if writing.contains(&id) {
+        let outer = WRITING.with(Cell::get);
+        if outer == 0 {
+            WRITING.with(|writing| writing.set(id));
+            return Some(Self { id, nested: false });
+        }
+        if outer == id {
+            return None;
+        }
+        WRITING_NESTED.with(|nested| {
+            let mut nested = nested.borrow_mut();
+            if nested.contains(&id) {
                 None
             } else {
-                writing.push(id);
-                Some(Self(id))
+                nested.push(id);
+                Some(Self { id, nested: true })
             }
         })
     }
 }
 
+impl WritingMark {
+    /// Whether this thread is inside a write to the store `id`.
+    fn is_writing(id: usize) -> bool {
+        match WRITING.with(Cell::get) {
+            0 => false,
+            outer if outer == id => true,
+            _ => WRITING_NESTED.with(|nested| nested.borrow().contains(&id)),
+        }
+    }
+}
+
 impl Drop for WritingMark {
     fn drop(&mut self) {
-        let _ = WRITING.try_with(|writing| writing.borrow_mut().retain(|&id| id != self.0));
+        // Marks live in the scope of one write call, so they end in reverse order of creation:
+        // the outermost one ends last.
+        if self.nested {
+            let _ =
+                WRITING_NESTED.try_with(|nested| nested.borrow_mut().retain(|&id| id != self.id));
+        } else {
+            WRITING.with(|writing| writing.set(0));
+        }
     }
 }
 
@@ -691,16 +727,21 @@ impl<T> Store<T> {
     /// assert_eq!((*published, cowstore::Snapshot::version(&published)), ("new", 2));
     /// ```
     pub fn store(&self, value: T) -> Result<Snapshot<T>, UpdateError> {
-        let Some(mark) = WritingMark::enter(self.id()) else {
+        if WritingMark::is_writing(self.id()) {
             return Err(UpdateError::Reentrant);
-        };
-        if let Some(validators) = self.validators()
-            && let Err(error) = run_validators(&validators, &value)
-        {
-            return Err(self.count_failure(UpdateError::Rejected {
-                error,
-                current: self.version(),
-            }));
+        }
+        // Only validators run user code here, so only they need to mark the thread as writing
+        // (a value's `Drop` that writes to this store is fine: no lock is held while old values
+        // drop).
+        let mut mark = None;
+        if let Some(validators) = self.validators() {
+            mark = WritingMark::enter(self.id());
+            if let Err(error) = run_validators(&validators, &value) {
+                return Err(self.count_failure(UpdateError::Rejected {
+                    error,
+                    current: self.version(),
+                }));
+            }
         }
         // A blind replace needs no serialization: there is no closure to run again, so a lost
         // race just retries the compare-and-swap with the next version number.

@@ -104,10 +104,15 @@ impl<T> Hub<T> {
     }
 
     /// Delivers a freshly published version (in version order, see the module docs).
+    #[inline]
     pub(crate) fn publish(&self, snapshot: &Snapshot<T>) {
-        if self.watchers.load(Ordering::SeqCst) == 0 {
-            return;
+        if self.watchers.load(Ordering::SeqCst) != 0 {
+            self.deliver(snapshot);
         }
+    }
+
+    #[inline(never)]
+    fn deliver(&self, snapshot: &Snapshot<T>) {
         let mut state = lock(&self.state);
         if Snapshot::version(snapshot) <= state.delivered {
             return;

@@ -542,3 +542,47 @@ fn snapshots_cross_threads_and_outlive_the_store() {
     let len = std::thread::spawn(move || snapshot.len()).join().unwrap();
     assert_eq!(len, 5);
 }
+
+#[test]
+fn store_validator_that_stores_to_its_own_store_gets_reentrant() {
+    let store = Arc::new(Store::new(0u32));
+    let nested = Arc::new(Mutex::new(None));
+    let (inner, seen) = (Arc::downgrade(&store), Arc::clone(&nested));
+    store.add_validator("writes back", move |_: &u32| {
+        if let Some(store) = inner.upgrade() {
+            *seen.lock().unwrap() = Some(store.store(7).map(|s| *s));
+        }
+        Ok(())
+    });
+    assert_eq!(*store.store(1).unwrap(), 1);
+    assert_eq!(
+        nested.lock().unwrap().take(),
+        Some(Err(UpdateError::Reentrant))
+    );
+    assert_eq!((*store.load(), store.version()), (1, 2));
+}
+
+#[test]
+fn nested_writes_to_other_stores_work_and_a_write_back_two_levels_down_is_refused() {
+    let (a, b, c) = (Store::new(0), Store::new(0), Store::new(0));
+    let mut innermost = None;
+    a.update(|x| {
+        b.update(|y| {
+            c.update(|z| {
+                innermost = Some(a.store(99));
+                *z += 1;
+            })
+            .unwrap();
+            *y += 1;
+        })
+        .unwrap();
+        *x += 1;
+    })
+    .unwrap();
+    assert_eq!(innermost, Some(Err(UpdateError::Reentrant)));
+    assert_eq!((*a.load(), *b.load(), *c.load()), (1, 1, 1));
+    // The marks are gone afterwards: every store takes writes again.
+    assert_eq!(*a.store(5).unwrap(), 5);
+    assert_eq!(*b.update(|y| *y += 1).unwrap(), 2);
+    assert_eq!(*c.store(3).unwrap(), 3);
+}

@@ -34,7 +34,7 @@
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use super::domain::{BORROW_SLOTS, Record, domain, with_record};
+use super::domain::{Record, domain, with_record};
 use super::node::{MAIN, Meta, NewNode, Node};
 use crate::pins::PinTracker;
 use crate::sync::{AtomicPtr, Ordering, seq_cst_pair};
@@ -107,10 +107,10 @@ impl<T> AtomicNode<T> {
     pub(crate) fn protect(&self) -> Protected<T> {
         with_record(|record| {
             let current = self.current.load(Ordering::Relaxed);
-            let index = record.next_borrow.load(Ordering::Relaxed) & (BORROW_SLOTS - 1);
-            let slot = &record.borrows[index];
-            if slot.load(Ordering::Relaxed).is_null() {
-                self.protect_in_slot(record, index, current)
+            // The first slot is free unless this thread already holds a guard: try it first,
+            // so the common case reads and writes no bookkeeping.
+            if record.borrows[0].load(Ordering::Relaxed).is_null() {
+                self.protect_in_slot(record, 0, current)
             } else {
                 self.protect_find_slot(record, current)
             }
@@ -129,9 +129,6 @@ impl<T> AtomicNode<T> {
         seq_cst_pair();
         let checked = self.current.load(Ordering::SeqCst);
         if ptr::eq(checked, current) {
-            record
-                .next_borrow
-                .store((index + 1) & (BORROW_SLOTS - 1), Ordering::Relaxed);
             return Protected {
                 ptr: NonNull::new(current).expect("the current node is never null"),
                 slot: Some(slot),
@@ -265,9 +262,8 @@ impl<T> AtomicNode<T> {
                 let old = NonNull::new(old).expect("the current node is never null");
                 // The store's unit of `old`, ours now, keeps it alive until `retire`. Dropping our
                 // own protection first keeps `help_readers` from paying a debt to ourselves (which
-                // would also make the retired version look pinned). It cannot have been paid:
-                // only retiring `old` pays its borrowers, and `old` was current until our CAS.
-                drop(expected);
+                // would also make the retired version look pinned).
+                expected.release_unpaid();
                 self.help_readers(old, new_ptr);
                 // SAFETY: we replaced `old` as current and helped every reader first.
                 unsafe { Node::retire(old, &self.tracker) };
@@ -286,7 +282,7 @@ impl<T> AtomicNode<T> {
         let old_erased = erase(old);
         let prepare = self.prepare_tag();
         let confirm_old = tagged(old_erased, CONFIRM);
-        domain().for_each_active(|record| {
+        domain().for_each_active(move |record| {
             for slot in &record.borrows {
                 if slot.load(Ordering::SeqCst) == old_erased {
                     pay(slot, old, old_erased, tagged(old_erased, PAID));
@@ -417,6 +413,28 @@ impl<T> Protected<T> {
                 ptr: this.ptr,
                 counter: MAIN,
             }
+        }
+    }
+}
+
+impl<T> Protected<T> {
+    /// Ends a protection of a node that nobody can have retired yet: the caller is the writer
+    /// whose compare-and-swap just replaced it, and only the writer that replaces a node pays
+    /// debts on it (it has not helped readers yet). So a borrow slot still holds the node
+    /// untagged, and a plain store empties it: no read-modify-write on the publish path.
+    fn release_unpaid(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        match this.slot {
+            Some(slot) => {
+                debug_assert_eq!(
+                    slot.load(Ordering::Relaxed),
+                    erase(this.ptr),
+                    "a node was paid for before its replacement was published"
+                );
+                slot.store(ptr::null_mut(), Ordering::Release);
+            }
+            // SAFETY: we own the unit.
+            None => unsafe { Node::release_unit(this.ptr) },
         }
     }
 }

@@ -14,9 +14,7 @@ use std::cell::Cell;
 use std::ptr;
 
 use super::node::{CachePadded, SHARDS};
-use crate::sync::{
-    AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, thread_local_with_drop,
-};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering, thread_local_with_drop};
 
 /// Borrow slots per thread: how many `load()` guards a thread can hold before the next one takes
 /// the (still wait-free, but counted) fallback path.
@@ -25,13 +23,14 @@ pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
 
 const RECORDS_PER_CHUNK: usize = if cfg!(loom) { 4 } else { 64 };
 
+/// `repr(C)`, shard first: the owner's fast path reads the shard and the first borrow slot,
+/// which then share a cache line.
+#[repr(C)]
 pub(crate) struct Record {
-    pub(crate) borrows: [AtomicPtr<()>; BORROW_SLOTS],
-    pub(crate) fallback: AtomicPtr<()>,
-    /// Where the owner looks for a free borrow slot first. Only the owner touches it.
-    pub(crate) next_borrow: AtomicUsize,
     /// The snapshot counting shard of the owning thread.
     pub(crate) shard: usize,
+    pub(crate) borrows: [AtomicPtr<()>; BORROW_SLOTS],
+    pub(crate) fallback: AtomicPtr<()>,
     in_use: AtomicBool,
 }
 
@@ -49,7 +48,6 @@ impl Chunk {
                 CachePadded(Record {
                     borrows: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
                     fallback: AtomicPtr::new(ptr::null_mut()),
-                    next_borrow: AtomicUsize::new(0),
                     shard: (first_index + i) % SHARDS,
                     in_use: AtomicBool::new(false),
                 })
@@ -165,6 +163,7 @@ impl RecordHandle {
 
 impl Domain {
     /// Calls `f` on every record that may hold a hazard.
+    #[inline]
     pub(crate) fn for_each_active(&self, mut f: impl FnMut(&Record)) {
         let mut chunk = Self::chunk_ref(self.head.load(Ordering::Acquire));
         while let Some(c) = chunk {
