@@ -150,6 +150,35 @@ fn snapshot_races_with_store() {
     });
 }
 
+/// A first snapshot in a shard installs a bias while the node is current; the writer that
+/// retires the node must not leave that bias behind (the version would never be freed), even
+/// when the install races with the retirement.
+#[test]
+fn snapshot_bias_install_races_with_retire() {
+    model(|| {
+        let (drops, store) = tracked_store();
+        let reader = {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                let snapshot = store.snapshot();
+                let version = Snapshot::version(&snapshot);
+                assert_eq!(snapshot.read(), version);
+                version
+            })
+        };
+        store.store(Tracked::new(2, &drops)).unwrap();
+        let seen = reader.join().unwrap();
+        assert!(matches!(seen, 1 | 2));
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "version 1 is freed once nothing holds it"
+        );
+        drop(store);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
 #[test]
 fn guard_survives_two_publishes() {
     model(|| {

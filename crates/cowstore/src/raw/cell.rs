@@ -34,7 +34,7 @@
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use super::domain::{Record, domain, with_record};
+use super::domain::{Record, domain, shard_of, with_record};
 use super::node::{MAIN, Meta, NewNode, Node};
 use crate::pins::PinTracker;
 use crate::sync::{AtomicPtr, Ordering, seq_cst_pair};
@@ -132,7 +132,6 @@ impl<T> AtomicNode<T> {
             return Protected {
                 ptr: NonNull::new(current).expect("the current node is never null"),
                 slot: Some(slot),
-                shard: record.shard,
             };
         }
         self.protect_outdated(record, slot, current)
@@ -175,7 +174,6 @@ impl<T> AtomicNode<T> {
                 Protected {
                     ptr: untagged(paid),
                     slot: None,
-                    shard: record.shard,
                 }
             }
         }
@@ -204,7 +202,6 @@ impl<T> AtomicNode<T> {
                     return Protected {
                         ptr: untagged(handed),
                         slot: None,
-                        shard: record.shard,
                     };
                 }
             }
@@ -230,7 +227,6 @@ impl<T> AtomicNode<T> {
             return Protected {
                 ptr: node,
                 slot: None,
-                shard: record.shard,
             };
         }
     }
@@ -238,7 +234,7 @@ impl<T> AtomicNode<T> {
     /// A counted handle to the current node.
     #[inline]
     pub(crate) fn snapshot(&self) -> Counted<T> {
-        self.protect().into_counted()
+        self.protect().into_counted_with(Some(&self.current))
     }
 
     /// Publishes `new` if the current node is still the one `expected` protects; on success,
@@ -367,7 +363,6 @@ impl<T> Drop for AtomicNode<T> {
 pub(crate) struct Protected<T> {
     ptr: NonNull<Node<T>>,
     slot: Option<&'static AtomicPtr<()>>,
-    shard: usize,
 }
 
 impl<T> Protected<T> {
@@ -385,12 +380,20 @@ impl<T> Protected<T> {
 
     /// A counted handle to the same node.
     pub(crate) fn to_counted(&self) -> Counted<T> {
-        if self.slot.is_some() {
+        self.counted_with(None)
+    }
+
+    /// `current` is the cell's pointer when the caller has it: then the first count of a shard
+    /// also installs that shard's bias while the node is current.
+    #[inline]
+    fn counted_with(&self, current: Option<&AtomicPtr<Node<T>>>) -> Counted<T> {
+        if let Some(slot) = self.slot {
+            let shard = shard_of(slot);
             // SAFETY: the node is protected by our borrow slot.
-            unsafe { Node::acquire_shard(self.ptr, self.shard) };
+            unsafe { Node::acquire_shard(self.ptr, shard, current) };
             Counted {
                 ptr: self.ptr,
-                counter: self.shard,
+                counter: shard,
             }
         } else {
             // SAFETY: we hold a unit.
@@ -404,8 +407,13 @@ impl<T> Protected<T> {
 
     #[inline]
     pub(crate) fn into_counted(self) -> Counted<T> {
+        self.into_counted_with(None)
+    }
+
+    #[inline]
+    fn into_counted_with(self, current: Option<&AtomicPtr<Node<T>>>) -> Counted<T> {
         if self.slot.is_some() {
-            self.to_counted()
+            self.counted_with(current)
         } else {
             // Move our unit into the handle.
             let this = std::mem::ManuallyDrop::new(self);
@@ -519,8 +527,9 @@ impl<T> Clone for Counted<T> {
             // SAFETY: we hold a unit.
             unsafe { Node::acquire_unit(self.ptr) };
         } else {
-            // SAFETY: we hold a count in this shard, so the shard is non-zero.
-            unsafe { Node::acquire_shard(self.ptr, self.counter) };
+            // SAFETY: we hold a count in this shard, so the shard is non-zero (and the count
+            // cannot start the shard: no bias to install).
+            unsafe { Node::acquire_shard(self.ptr, self.counter, None) };
         }
         Self {
             ptr: self.ptr,

@@ -23,15 +23,21 @@ pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
 
 const RECORDS_PER_CHUNK: usize = if cfg!(loom) { 4 } else { 64 };
 
-/// `repr(C)`, shard first: the owner's fast path reads the shard and the first borrow slot,
-/// which then share a cache line.
-#[repr(C)]
 pub(crate) struct Record {
-    /// The snapshot counting shard of the owning thread.
-    pub(crate) shard: usize,
     pub(crate) borrows: [AtomicPtr<()>; BORROW_SLOTS],
     pub(crate) fallback: AtomicPtr<()>,
     in_use: AtomicBool,
+}
+
+// Every record sits alone in its 128-byte block, which is what numbers it in `shard_of`.
+const _: () = assert!(std::mem::size_of::<Record>() <= 128);
+
+/// The snapshot counting shard of the thread whose record holds `slot`: records are 128-byte
+/// aligned and smaller than that, so an address divided by 128 numbers them, and neighbouring
+/// records (threads) get different shards.
+#[inline]
+pub(crate) fn shard_of(slot: &AtomicPtr<()>) -> usize {
+    (ptr::from_ref(slot).addr() >> 7) % SHARDS
 }
 
 struct Chunk {
@@ -42,13 +48,12 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn new(first_index: usize) -> Self {
+    fn new() -> Self {
         let records = (0..RECORDS_PER_CHUNK)
-            .map(|i| {
+            .map(|_| {
                 CachePadded(Record {
                     borrows: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
                     fallback: AtomicPtr::new(ptr::null_mut()),
-                    shard: (first_index + i) % SHARDS,
                     in_use: AtomicBool::new(false),
                 })
             })
@@ -97,11 +102,10 @@ impl Domain {
 
     pub(crate) fn acquire(&'static self) -> RecordHandle {
         let mut link = &self.head;
-        let mut first_index = 0;
         loop {
             let mut chunk = link.load(Ordering::Acquire);
             if chunk.is_null() {
-                let fresh = Box::into_raw(Box::new(Chunk::new(first_index)));
+                let fresh = Box::into_raw(Box::new(Chunk::new()));
                 match link.compare_exchange(
                     ptr::null_mut(),
                     fresh,
@@ -137,7 +141,6 @@ impl Domain {
                 }
             }
             link = &chunk.next;
-            first_index += RECORDS_PER_CHUNK;
         }
     }
 }

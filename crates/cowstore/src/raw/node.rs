@@ -12,10 +12,16 @@
 //! thread. A shard holds one strong unit while its count is non-zero. So that the common
 //! `snapshot()`/drop pair on the current version touches only the thread's own shard line, the
 //! first snapshot taken in a shard while the node is current also installs a *bias* of one in
-//! that shard (and a bit in `biased`), which keeps the shard from dropping back to zero. Retiring
-//! the node sets `RETIRED` in `biased` (no bias can be installed after that) and removes the
-//! installed biases; a shard that then reaches zero gives its unit back. A node no reader took a
-//! snapshot of retires without touching any shard.
+//! that shard (and a bit in `biased`), which keeps the shard from dropping back to zero.
+//!
+//! **Removing biases.** Whoever clears a bias's bit in `biased` (a `fetch_and`) removes that
+//! bias, so it is removed exactly once. The retiring writer, after replacing the node as current,
+//! reads `biased` and clears the bits it sees; an installer, after setting its bit, re-reads the
+//! cell's current pointer and, if the node was replaced, clears its own bit. These are two
+//! `SeqCst` store–load pairs (the writer's compare-and-swap then its load of `biased`; the
+//! installer's `fetch_or` then its load of `current`), so at least one side sees the other: no
+//! bias survives the node's retirement. A node no reader took a snapshot of retires without any
+//! read-modify-write on `biased` or on a shard.
 //!
 //! **Why a shard can never resurrect a dead node:** a shard goes from zero to one only while the
 //! caller protects the node (a borrowed hazard slot or a counted handle), and a protected node
@@ -27,16 +33,13 @@ use std::ptr::NonNull;
 use std::time::{Duration, SystemTime};
 
 use crate::pins::PinTracker;
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, seq_cst_pair};
 
 /// Number of snapshot counting shards per node.
 pub(crate) const SHARDS: usize = if cfg!(loom) { 2 } else { 8 };
 
 /// Counter id of handles that hold a strong unit directly (not through a shard).
 pub(crate) const MAIN: usize = usize::MAX;
-
-/// Set in `biased` once the node is retired: no more biases.
-const RETIRED: usize = 1 << (usize::BITS - 1);
 
 /// Above this many strong units or shard counts we abort, like `Arc` does, rather than risk an
 /// overflow that would free a live node.
@@ -95,7 +98,7 @@ pub(crate) struct Header {
 struct Counts {
     strong: AtomicUsize,
     weak: AtomicUsize,
-    /// Bit `i`: shard `i` holds a bias; [`RETIRED`]: no new biases.
+    /// Bit `i`: shard `i` holds a bias (see "Removing biases" in the module docs).
     biased: AtomicUsize,
 }
 
@@ -230,18 +233,23 @@ impl<T> Node<T> {
         }
     }
 
-    /// Adds one count to `shard`.
+    /// Adds one count to `shard`. If the shard was empty and `current` (the cell's pointer) is
+    /// given, also installs a bias while the node is current.
     ///
     /// # Safety
     /// The caller must protect the node or hold a unit (see the module docs).
-    pub(crate) unsafe fn acquire_shard(ptr: NonNull<Self>, shard: usize) {
+    pub(crate) unsafe fn acquire_shard(
+        ptr: NonNull<Self>,
+        shard: usize,
+        current: Option<&AtomicPtr<Self>>,
+    ) {
         // SAFETY: the node is alive per the contract.
         let node = unsafe { ptr.as_ref() };
         let counter = &node.shards[shard];
         let old = counter.fetch_add(1, Ordering::Relaxed);
         if old == 0 {
             // SAFETY: same contract.
-            unsafe { Self::start_shard(ptr, shard) };
+            unsafe { Self::start_shard(ptr, shard, current) };
         } else if old > MAX_COUNT {
             std::process::abort();
         }
@@ -254,23 +262,36 @@ impl<T> Node<T> {
     /// As [`acquire_shard`](Self::acquire_shard).
     #[cold]
     #[inline(never)]
-    unsafe fn start_shard(ptr: NonNull<Self>, shard: usize) {
+    unsafe fn start_shard(ptr: NonNull<Self>, shard: usize, current: Option<&AtomicPtr<Self>>) {
         // `strong > 0` because the caller protects the node.
         // SAFETY: same contract.
         unsafe { Self::acquire_unit(ptr) };
-        // SAFETY: same contract.
-        let node = unsafe { ptr.as_ref() };
-        let bit = 1 << shard;
-        if node.header.counts.biased.load(Ordering::Relaxed) & (RETIRED | bit) != 0 {
+        let Some(current) = current else {
+            return;
+        };
+        if !std::ptr::eq(current.load(Ordering::Relaxed), ptr.as_ptr()) {
+            // Already replaced: a bias would only be taken back.
             return;
         }
-        // The bias count goes in before its bit: `retire` removes exactly the biases whose bit it
-        // sees, and a bias whose bit lands after `RETIRED` is taken back here.
+        // SAFETY: same contract.
+        let node = unsafe { ptr.as_ref() };
+        let biased = &node.header.counts.biased;
+        let bit = 1 << shard;
+        // The bias count goes in before its bit: whoever clears the bit removes the count.
         node.shards[shard].fetch_add(1, Ordering::Relaxed);
-        let before = node.header.counts.biased.fetch_or(bit, Ordering::AcqRel);
-        if before & (RETIRED | bit) != 0 {
-            // Retired meanwhile (or, impossibly, biased twice): take the bias back. We still hold
-            // our own count in the shard, so it cannot reach zero here.
+        let before = biased.fetch_or(bit, Ordering::SeqCst);
+        seq_cst_pair();
+        if before & bit != 0 {
+            // A bias of this shard is still installed (its removal is in flight): ours is not
+            // needed. We still hold our own count, so the shard cannot reach zero here.
+            node.shards[shard].fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        if !std::ptr::eq(current.load(Ordering::SeqCst), ptr.as_ptr())
+            && biased.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+        {
+            // Replaced meanwhile, and its retiring writer did not take our bias: take it back
+            // (our own count keeps the shard above zero).
             node.shards[shard].fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -298,19 +319,21 @@ impl<T> Node<T> {
     pub(crate) unsafe fn retire(ptr: NonNull<Self>, tracker: &PinTracker) {
         // SAFETY: the store's unit keeps the node alive until it is released below.
         let node = unsafe { ptr.as_ref() };
-        let mut biased = node
-            .header
-            .counts
-            .biased
-            .fetch_or(RETIRED, Ordering::AcqRel)
-            & !RETIRED;
+        let counts = &node.header.counts;
+        // The load that pairs with installers' `fetch_or` (see "Removing biases"): our caller's
+        // compare-and-swap that replaced the node comes first.
+        seq_cst_pair();
+        let mut biased = counts.biased.load(Ordering::SeqCst);
         let mut units = 1;
         while biased != 0 {
-            let shard = biased.trailing_zeros() as usize;
-            if node.shards[shard].fetch_sub(1, Ordering::AcqRel) == 1 {
+            let bit = biased & biased.wrapping_neg();
+            let shard = bit.trailing_zeros() as usize;
+            if counts.biased.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+                && node.shards[shard].fetch_sub(1, Ordering::AcqRel) == 1
+            {
                 units += 1;
             }
-            biased &= biased - 1;
+            biased &= !bit;
         }
         // Units to give back: the store's, plus one per shard whose bias was its last count.
         // Keep one unit while deciding whether the version outlives its retirement: only then
