@@ -157,6 +157,42 @@ impl<K, V> Node<K, V> {
     }
 }
 
+/// Builds a node's slots from `slot(i)` for `i` in `0..len`, cloning through a buffer on the
+/// stack when the node is small enough (always, except for large collision nodes).
+///
+/// Copying a shared node increments each child's reference count with a locked instruction,
+/// and a locked instruction first waits for every earlier store to reach the cache. Written
+/// straight into the new (often cold) allocation, each slot's store would be a cache miss that
+/// the next child's increment waits for; written to the stack, which is always in the cache,
+/// they are not, and the single move into the allocation afterwards has no locked instruction
+/// to wait for.
+#[inline]
+fn collect_staged<K, V>(
+    len: usize,
+    mut slot: impl FnMut(usize) -> Slot<K, V>,
+) -> Arc<[Slot<K, V>]> {
+    const STAGE: usize = 32;
+    if len > STAGE {
+        return (0..len).map(slot).collect();
+    }
+    let mut staged: [Option<Slot<K, V>>; STAGE] =
+        std::array::from_fn(|i| if i < len { Some(slot(i)) } else { None });
+    // Taken out in place: moving the whole buffer into an iterator would copy it once more.
+    staged[..len]
+        .iter_mut()
+        .map(|s| s.take().unwrap_or(Slot::Vacant))
+        .collect()
+}
+
+/// `Arc::make_mut` for a node's slots, copying a shared node through [`collect_staged`].
+#[inline]
+fn make_unique<K: Clone, V: Clone>(slots: &mut Arc<[Slot<K, V>]>) -> &mut [Slot<K, V>] {
+    if Arc::strong_count(slots) != 1 {
+        *slots = collect_staged(slots.len(), |i| slots[i].clone());
+    }
+    Arc::get_mut(slots).expect("a node's slots have no weak references")
+}
+
 /// Moves (when uniquely owned) or clones the slots of `old` into a new allocation with slot
 /// `remove` taken out and then `insert` placed at its index (indices of the result).
 fn splice<K: Clone, V: Clone>(
@@ -186,15 +222,13 @@ fn splice<K: Clone, V: Clone>(
                 }
             })
             .collect(),
-        None => (0..len)
-            .map(|i| {
-                if i == at {
-                    new.take().unwrap_or(Slot::Vacant)
-                } else {
-                    old[source(i)].clone()
-                }
-            })
-            .collect(),
+        None => collect_staged(len, |i| {
+            if i == at {
+                new.take().unwrap_or(Slot::Vacant)
+            } else {
+                old[source(i)].clone()
+            }
+        }),
     };
     *old = rebuilt;
 }
@@ -284,9 +318,9 @@ impl<K: Clone, V: Clone> Node<K, V> {
                     source(i).map_or(Slot::Vacant, |j| mem::replace(&mut old[j], Slot::Vacant))
                 })
                 .collect(),
-            None => (0..cap)
-                .map(|i| source(i).map_or(Slot::Vacant, |j| self.slots[j].clone()))
-                .collect(),
+            None => collect_staged(cap, |i| {
+                source(i).map_or(Slot::Vacant, |j| self.slots[j].clone())
+            }),
         };
         self.slots = rebuilt;
     }
@@ -358,7 +392,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
                 .iter()
                 .position(|s| matches!(s, Slot::Entry(e) if e.key == entry.key));
             return match found {
-                Some(i) => match &mut Arc::make_mut(&mut self.slots)[i] {
+                Some(i) => match &mut make_unique(&mut self.slots)[i] {
                     Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
                     _ => unreachable!("collision node holds a non-entry"),
                 },
@@ -374,7 +408,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             let i = index(self.datamap, bit);
             let existing = self.entry_at(i);
             if existing.hash == entry.hash && existing.key == entry.key {
-                return match &mut Arc::make_mut(&mut self.slots)[i] {
+                return match &mut make_unique(&mut self.slots)[i] {
                     Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
                     _ => unreachable!("data slot holds no entry"),
                 };
@@ -384,7 +418,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             None
         } else if self.nodemap & bit != 0 {
             let i = child_index(self, bit);
-            match &mut Arc::make_mut(&mut self.slots)[i] {
+            match &mut make_unique(&mut self.slots)[i] {
                 Slot::Child(child) => child.insert(shift + BITS, entry),
                 _ => unreachable!("node slot holds no child"),
             }
@@ -417,7 +451,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         }
         debug_assert!(self.nodemap & bit != 0, "removed key is present");
         let i = child_index(self, bit);
-        let slots = Arc::make_mut(&mut self.slots);
+        let slots = make_unique(&mut self.slots);
         let Slot::Child(child) = &mut slots[i] else {
             unreachable!("node slot holds no child")
         };
