@@ -170,17 +170,26 @@ impl<K, V> Node<K, V> {
 #[inline]
 fn collect_staged<K, V>(
     len: usize,
-    mut slot: impl FnMut(usize) -> Slot<K, V>,
+    has_children: bool,
+    slot: impl FnMut(usize) -> Slot<K, V>,
 ) -> Arc<[Slot<K, V>]> {
-    let staged: Vec<Slot<K, V>> = (0..len).map(&mut slot).collect();
+    if !has_children {
+        // No locked instruction to wait: write straight into the node (and allocate once).
+        return (0..len).map(slot).collect();
+    }
+    let staged: Vec<Slot<K, V>> = (0..len).map(slot).collect();
     Arc::from(staged)
 }
 
-/// `Arc::make_mut` for a node's slots, copying a shared node through [`collect_staged`].
+/// `Arc::make_mut` for a node's slots, copying a shared node through [`collect_staged`]
+/// (`has_children`: the node has sub-nodes, i.e. a non-zero `nodemap`).
 #[inline]
-fn make_unique<K: Clone, V: Clone>(slots: &mut Arc<[Slot<K, V>]>) -> &mut [Slot<K, V>] {
+fn make_unique<K: Clone, V: Clone>(
+    slots: &mut Arc<[Slot<K, V>]>,
+    has_children: bool,
+) -> &mut [Slot<K, V>] {
     if Arc::strong_count(slots) != 1 {
-        *slots = collect_staged(slots.len(), |i| slots[i].clone());
+        *slots = collect_staged(slots.len(), has_children, |i| slots[i].clone());
     }
     Arc::get_mut(slots).expect("a node's slots have no weak references")
 }
@@ -214,7 +223,7 @@ fn splice<K: Clone, V: Clone>(
                 }
             })
             .collect(),
-        None => collect_staged(len, |i| {
+        None => collect_staged(len, false, |i| {
             if i == at {
                 new.take().unwrap_or(Slot::Vacant)
             } else {
@@ -310,7 +319,7 @@ impl<K: Clone, V: Clone> Node<K, V> {
                     source(i).map_or(Slot::Vacant, |j| mem::replace(&mut old[j], Slot::Vacant))
                 })
                 .collect(),
-            None => collect_staged(cap, |i| {
+            None => collect_staged(cap, nnodes > 0, |i| {
                 source(i).map_or(Slot::Vacant, |j| self.slots[j].clone())
             }),
         };
@@ -384,7 +393,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
                 .iter()
                 .position(|s| matches!(s, Slot::Entry(e) if e.key == entry.key));
             return match found {
-                Some(i) => match &mut make_unique(&mut self.slots)[i] {
+                Some(i) => match &mut make_unique(&mut self.slots, false)[i] {
                     Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
                     _ => unreachable!("collision node holds a non-entry"),
                 },
@@ -400,7 +409,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             let i = index(self.datamap, bit);
             let existing = self.entry_at(i);
             if existing.hash == entry.hash && existing.key == entry.key {
-                return match &mut make_unique(&mut self.slots)[i] {
+                return match &mut make_unique(&mut self.slots, self.nodemap != 0)[i] {
                     Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
                     _ => unreachable!("data slot holds no entry"),
                 };
@@ -410,7 +419,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             None
         } else if self.nodemap & bit != 0 {
             let i = child_index(self, bit);
-            match &mut make_unique(&mut self.slots)[i] {
+            match &mut make_unique(&mut self.slots, self.nodemap != 0)[i] {
                 Slot::Child(child) => child.insert(shift + BITS, entry),
                 _ => unreachable!("node slot holds no child"),
             }
@@ -443,7 +452,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         }
         debug_assert!(self.nodemap & bit != 0, "removed key is present");
         let i = child_index(self, bit);
-        let slots = make_unique(&mut self.slots);
+        let slots = make_unique(&mut self.slots, self.nodemap != 0);
         let Slot::Child(child) = &mut slots[i] else {
             unreachable!("node slot holds no child")
         };
