@@ -3,11 +3,14 @@
 //!
 //! - [`node`]: the heap node of one version and its sharded strong counts;
 //! - [`domain`]: per-thread hazard records shared by all stores;
-//! - [`cell`]: the atomic current-node cell, the wait-free read protocol and publishing.
+//! - [`cell`]: the atomic current-node cell, the wait-free read protocol and publishing;
+//! - [`cpu`]: runtime dispatch of hot lookups to code compiled with `popcnt`.
 
 mod cell;
+mod cpu;
 mod domain;
 mod node;
 
 pub(crate) use cell::{AtomicNode, Counted, Protected, WeakNode};
+pub(crate) use cpu::{Kernel, with_popcnt};
 pub(crate) use node::{Meta, NewNode, PinnedHandle};

@@ -185,7 +185,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.root
-            .get(self.hasher.hash_one(key), key)
+            .find(self.hasher.hash_one(key), key)
             .map(|e| &e.value)
     }
 
@@ -201,7 +201,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.root
-            .get(self.hasher.hash_one(key), key)
+            .find(self.hasher.hash_one(key), key)
             .map(|e| (&e.key, &e.value))
     }
 
@@ -289,7 +289,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        self.root.get(hash, key)?;
+        self.root.find(hash, key)?;
         let removed = self.root.remove(0, hash, key);
         self.len -= 1;
         Some((removed.key, removed.value))

@@ -15,6 +15,8 @@ use std::borrow::Borrow;
 use std::mem;
 use std::sync::Arc;
 
+use crate::raw::{Kernel, with_popcnt};
+
 /// Bits of the hash consumed per level.
 pub(crate) const BITS: u32 = 5;
 /// The deepest shift that still indexes by hash bits; deeper nodes are collision nodes.
@@ -116,6 +118,22 @@ impl<K, V> Node<K, V> {
         }
     }
 
+    /// The entry for `key`, whose hash is `hash`. Runs [`get`](Self::get) through
+    /// [`with_popcnt`]: each level's index is a population count.
+    #[inline]
+    pub(crate) fn find<'a, Q>(&'a self, hash: u64, key: &Q) -> Option<&'a Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        with_popcnt(Lookup {
+            node: self,
+            hash,
+            key,
+        })
+    }
+
+    #[inline(always)]
     pub(crate) fn get<Q>(&self, hash: u64, key: &Q) -> Option<&Entry<K, V>>
     where
         K: Borrow<Q>,
@@ -154,6 +172,26 @@ impl<K, V> Node<K, V> {
             }
             shift += BITS;
         }
+    }
+}
+
+/// A lookup, as a [`Kernel`] for [`with_popcnt`].
+struct Lookup<'a, 'q, K, V, Q: ?Sized> {
+    node: &'a Node<K, V>,
+    hash: u64,
+    key: &'q Q,
+}
+
+impl<'a, K, V, Q> Kernel for Lookup<'a, '_, K, V, Q>
+where
+    K: Borrow<Q>,
+    Q: Eq + ?Sized,
+{
+    type Output = Option<&'a Entry<K, V>>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        self.node.get(self.hash, self.key)
     }
 }
 
