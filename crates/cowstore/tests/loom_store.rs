@@ -59,6 +59,21 @@ fn tracked_store() -> (Arc<AtomicUsize>, Arc<Store<Tracked>>) {
     (drops, store)
 }
 
+/// Runs `read` on a second thread while this one publishes version 2; returns what `read`
+/// returned.
+fn read_while_storing<R: Send + 'static>(
+    drops: &Arc<AtomicUsize>,
+    store: &Arc<Store<Tracked>>,
+    read: impl FnOnce(&Store<Tracked>) -> R + Send + 'static,
+) -> R {
+    let reader = {
+        let store = Arc::clone(store);
+        thread::spawn(move || read(&store))
+    };
+    store.store(Tracked::new(2, drops)).unwrap();
+    reader.join().unwrap()
+}
+
 /// Runs `f` under loom (preemption bound 2 unless `LOOM_MAX_PREEMPTIONS` says otherwise) and
 /// checks that the model explored more than a trivial number of interleavings.
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -84,16 +99,11 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 fn load_races_with_store() {
     model(|| {
         let (drops, store) = tracked_store();
-        let reader = {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                let guard = store.load();
-                let value = guard.read();
-                assert_eq!(value, Guard::version(&guard));
-            })
-        };
-        store.store(Tracked::new(2, &drops)).unwrap();
-        reader.join().unwrap();
+        read_while_storing(&drops, &store, |store| {
+            let guard = store.load();
+            let value = guard.read();
+            assert_eq!(value, Guard::version(&guard));
+        });
         assert_eq!(drops.load(Ordering::SeqCst), 1, "version 1 dropped once");
         drop(store);
         assert_eq!(drops.load(Ordering::SeqCst), 2);
@@ -107,17 +117,13 @@ fn load_races_with_store() {
 fn load_clone_races_with_store() {
     model(|| {
         let (drops, store) = tracked_store();
-        let reader = {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                let guard = store.load();
-                let copy = Tracked::clone(&guard);
-                drop(guard);
-                copy.read()
-            })
-        };
-        store.store(Tracked::new(2, &drops)).unwrap();
-        assert!(matches!(reader.join().unwrap(), 1 | 2));
+        let seen = read_while_storing(&drops, &store, |store| {
+            let guard = store.load();
+            let copy = Tracked::clone(&guard);
+            drop(guard);
+            copy.read()
+        });
+        assert!(matches!(seen, 1 | 2));
         drop(store);
     });
 }
@@ -126,16 +132,11 @@ fn load_clone_races_with_store() {
 fn snapshot_races_with_store() {
     model(|| {
         let (drops, store) = tracked_store();
-        let reader = {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                let snapshot = store.snapshot();
-                assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
-                snapshot
-            })
-        };
-        store.store(Tracked::new(2, &drops)).unwrap();
-        let snapshot = reader.join().unwrap();
+        let snapshot = read_while_storing(&drops, &store, |store| {
+            let snapshot = store.snapshot();
+            assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
+            snapshot
+        });
         assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
         let expected_alive = if Snapshot::version(&snapshot) == 1 {
             2
@@ -157,17 +158,12 @@ fn snapshot_races_with_store() {
 fn snapshot_bias_install_races_with_retire() {
     model(|| {
         let (drops, store) = tracked_store();
-        let reader = {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                let snapshot = store.snapshot();
-                let version = Snapshot::version(&snapshot);
-                assert_eq!(snapshot.read(), version);
-                version
-            })
-        };
-        store.store(Tracked::new(2, &drops)).unwrap();
-        let seen = reader.join().unwrap();
+        let seen = read_while_storing(&drops, &store, |store| {
+            let snapshot = store.snapshot();
+            let version = Snapshot::version(&snapshot);
+            assert_eq!(snapshot.read(), version);
+            version
+        });
         assert!(matches!(seen, 1 | 2));
         assert_eq!(
             drops.load(Ordering::SeqCst),
