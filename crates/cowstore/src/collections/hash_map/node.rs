@@ -504,3 +504,47 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         removed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trie(keys: u64, hash: impl Fn(u64) -> u64) -> Node<u64, u64> {
+        let mut root = Node::empty();
+        for key in 0..keys {
+            let entry = Entry {
+                hash: hash(key),
+                key,
+                value: key * 2,
+            };
+            root.insert(0, entry);
+        }
+        root
+    }
+
+    /// `find` runs the copy of the trie walk compiled with `popcnt` when the CPU has it;
+    /// calling the kernel directly runs the baseline copy. Both must give the same answers,
+    /// collision nodes included.
+    #[test]
+    fn lookup_with_and_without_popcnt_agree() {
+        let spread = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let colliding = |k: u64| (k % 7) << 60 | (k % 3);
+        for hash in [&spread as &dyn Fn(u64) -> u64, &colliding] {
+            let root = trie(3_000, hash);
+            for key in 0..3_500u64 {
+                let baseline = Lookup {
+                    node: &root,
+                    hash: hash(key),
+                    key: &key,
+                }
+                .run();
+                let dispatched = root.find(hash(key), &key);
+                assert_eq!(baseline.map(|e| e.value), dispatched.map(|e| e.value));
+                assert_eq!(
+                    dispatched.map(|e| e.value),
+                    (key < 3_000).then_some(key * 2)
+                );
+            }
+        }
+    }
+}
