@@ -344,12 +344,24 @@ impl<T> Node<T> {
         if units > 1 && unsafe { Self::release_units(ptr, units - 1) } {
             unreachable!("the kept unit holds the node");
         }
-        if node.header.counts.strong.load(Ordering::Acquire) > 1 {
+        if counts.strong.load(Ordering::Acquire) > 1 {
             // SAFETY: we hold a unit, so taking a weak reference is allowed.
             tracker.on_retire(unsafe { PinnedHandle::new(ptr) });
+            // SAFETY: the unit we kept.
+            unsafe { Self::release_unit(ptr) };
+        } else if counts.weak.load(Ordering::Acquire) == 1 {
+            // Ours is the only unit, and no weak reference exists: a new unit can only come
+            // from an existing unit or a weak reference, and no reader can still take one (any
+            // reader that borrowed the node was paid a unit by our caller before this retire,
+            // and a later reader finds the node replaced). So nobody else can reach the node:
+            // drop it without the decrement. The acquire loads see every earlier holder's
+            // release of its unit.
+            // SAFETY: the last strong unit, given up here, exactly once.
+            unsafe { Self::drop_value(ptr) };
+        } else {
+            // SAFETY: the unit we kept.
+            unsafe { Self::release_unit(ptr) };
         }
-        // SAFETY: the unit we kept.
-        unsafe { Self::release_unit(ptr) };
     }
 
     /// Adds a weak reference (keeps the allocation, not the value).
@@ -413,7 +425,8 @@ impl<T> Node<T> {
     }
 
     /// # Safety
-    /// Called exactly once, when `strong` reached zero.
+    /// Called exactly once, when the last strong unit is given up (`strong` reached zero, or
+    /// `retire` holds the only unit and nothing can take another).
     unsafe fn drop_value(ptr: NonNull<Self>) {
         // SAFETY: no strong unit is left, so no one reads the value; it is dropped only here.
         unsafe { ManuallyDrop::drop(&mut *(*ptr.as_ptr()).value.value.get()) };
