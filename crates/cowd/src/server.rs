@@ -218,6 +218,25 @@ impl Instance {
             }
             _ => (Arc::new(EmbeddedBackend::new(committer)), None),
         };
+        Ok(Self::assemble(
+            config,
+            versions,
+            backend,
+            file_source,
+            None,
+            Some(lock),
+        ))
+    }
+
+    /// The node, once its versions and source of truth are chosen.
+    fn assemble(
+        config: &ServeConfig,
+        versions: Arc<Versions>,
+        backend: Arc<dyn Backend>,
+        file_source: Option<Arc<FileSource>>,
+        replica: Option<Replica>,
+        lock: Option<DataDirLock>,
+    ) -> Self {
         let state = AppState::new(
             versions,
             backend,
@@ -225,14 +244,14 @@ impl Instance {
             config.limits,
             Shutdown::default(),
         );
-        Ok(Self {
+        Self {
             state,
             file_source,
-            replica: None,
+            replica,
             watch_options: config.watch_options,
             shutdown_timeout: config.shutdown_timeout,
-            _lock: Some(lock),
-        })
+            _lock: lock,
+        }
     }
 
     fn open_replica(config: &ServeConfig) -> Result<Self, StartError> {
@@ -285,21 +304,14 @@ impl Instance {
                 ));
             }
         };
-        let state = AppState::new(
+        Ok(Self::assemble(
+            config,
             versions,
             backend,
-            Auth::new(config.token.clone()),
-            config.limits,
-            Shutdown::default(),
-        );
-        Ok(Self {
-            state,
-            file_source: None,
-            replica: Some(replica),
-            watch_options: config.watch_options,
-            shutdown_timeout: config.shutdown_timeout,
-            _lock: None,
-        })
+            None,
+            Some(replica),
+            None,
+        ))
     }
 
     fn first_version(

@@ -70,6 +70,11 @@ impl Versions {
                 .next_back()
                 .expect("Versions::new needs at least one record"),
         );
+        Self::serving(current, history, limit)
+    }
+
+    /// A store publishing `current` (version numbers are the records' own), with `history`.
+    fn serving(current: Current, history: BTreeMap<u64, Current>, limit: usize) -> Self {
         let store = Store::builder(current)
             .name("config")
             .size_of(|r: &Current| r.size())
@@ -110,18 +115,7 @@ impl Versions {
             crate::record::Origin::Init,
             bytes::Bytes::from_static(b"null"),
         ));
-        let store = Store::builder(placeholder)
-            .name("config")
-            .size_of(|r: &Current| r.size())
-            .build()
-            .expect("no validators are registered");
-        Self {
-            store,
-            history: RwLock::new(BTreeMap::new()),
-            limit: limit.max(1),
-            updates: AtomicU64::new(0),
-            reload_failures: AtomicU64::new(0),
-        }
+        Self::serving(placeholder, BTreeMap::new(), limit.max(1))
     }
 
     /// Whether a real version is current (false only for [`unsynced`](Self::unsynced)

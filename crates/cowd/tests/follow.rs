@@ -46,15 +46,20 @@ fn metric_of(node: &Daemon, name: &str) -> f64 {
     metric(&node.url(""), name).unwrap_or_else(|| panic!("no metric {name}"))
 }
 
+/// A leader with its data dir under `work`, accepting writes with `TOKEN`.
+fn start_leader(work: &std::path::Path) -> Daemon {
+    Daemon::start(
+        &work.join("leader"),
+        &work.join("leader-data"),
+        &["--io-threads", "1"],
+        &[("COWD_TOKEN", TOKEN)],
+    )
+}
+
 #[test]
 fn a_follower_serves_the_leaders_versions_and_refuses_writes_naming_the_leader() {
     let work = tempfile::tempdir().unwrap();
-    let leader = Daemon::start(
-        &work.path().join("leader"),
-        &work.path().join("leader-data"),
-        &["--io-threads", "1"],
-        &[("COWD_TOKEN", TOKEN)],
-    );
+    let leader = start_leader(work.path());
     let leader_url = leader.url("");
     let follower = Daemon::follow(&work.path().join("follower"), &leader_url, FOLLOW_ARGS);
     wait_status(&follower, "/readyz", 200);
@@ -262,12 +267,7 @@ fn big_doc(generation: usize) -> Value {
 #[test]
 fn a_follower_a_few_versions_behind_syncs_by_verified_json_patch() {
     let work = tempfile::tempdir().unwrap();
-    let leader = Daemon::start(
-        &work.path().join("leader"),
-        &work.path().join("leader-data"),
-        &["--io-threads", "1"],
-        &[("COWD_TOKEN", TOKEN)],
-    );
+    let leader = start_leader(work.path());
     let leader_url = leader.url("");
     put_with_token(&leader_url, &big_doc(0));
     let follower = Daemon::follow(&work.path().join("follower"), &leader_url, FOLLOW_ARGS);

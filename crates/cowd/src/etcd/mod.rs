@@ -38,6 +38,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::backend::{Backend, BoxFuture, Change, WriteError};
+use crate::http::metrics::{counter, gauge};
 use crate::record::{Origin, VersionRecord};
 use crate::schema::Schema;
 use crate::versions::{Current, Versions};
@@ -420,10 +421,7 @@ impl Backend for EtcdBackend {
             ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
+            gauge(out, name, help, value);
         }
         out.push_str("# HELP cowd_etcd_requests_total Requests sent to etcd, by kind (reads of the API send none).\n# TYPE cowd_etcd_requests_total counter\n");
         for (op, n) in OPS.iter().zip(&shared.requests) {
@@ -451,10 +449,7 @@ impl Backend for EtcdBackend {
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
+            counter(out, name, help, value);
         }
     }
 }

@@ -20,6 +20,7 @@ use cowd_client::sync::{Sink, Status, Syncer, Update};
 use tokio::sync::watch;
 
 use crate::backend::{Backend, BoxFuture, Change, WriteError};
+use crate::http::metrics::{counter, labeled_gauge};
 use crate::record::{Origin, VersionRecord};
 use crate::versions::{Current, Versions};
 
@@ -233,10 +234,7 @@ impl Backend for FollowerBackend {
             } else {
                 String::new()
             };
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{labels} {value}"
-            );
+            labeled_gauge(out, name, &labels, help, value);
         }
         let _ = writeln!(
             out,
@@ -266,10 +264,7 @@ impl Backend for FollowerBackend {
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
+            counter(out, name, help, value);
         }
     }
 }

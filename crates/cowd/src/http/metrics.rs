@@ -140,17 +140,35 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+/// Writes one gauge in the Prometheus text format.
+pub(crate) fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    labeled_gauge(out, name, "", help, value);
+}
+
+/// Writes one gauge with a label set (`{k="v"}`, or empty).
+pub(crate) fn labeled_gauge(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    help: &str,
+    value: impl std::fmt::Display,
+) {
     let _ = writeln!(
         out,
-        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{labels} {value}"
     );
 }
 
-fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+/// Writes one counter in the Prometheus text format.
+pub(crate) fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    labeled_counter(out, name, "", help, value);
+}
+
+/// Writes one counter with a label set (`{k="v"}`, or empty).
+pub(crate) fn labeled_counter(out: &mut String, name: &str, labels: &str, help: &str, value: u64) {
     let _ = writeln!(
         out,
-        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name}{labels} {value}"
     );
 }
 
@@ -269,10 +287,7 @@ pub fn render(state: &AppState) -> String {
         ),
     ];
     for (name, help, value) in core_gauges {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{label} {value}"
-        );
+        labeled_gauge(&mut out, name, label, help, value);
     }
     let core_counters: [(&str, &str, u64); 2] = [
         (
@@ -287,10 +302,7 @@ pub fn render(state: &AppState) -> String {
         ),
     ];
     for (name, help, value) in core_counters {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name}{label} {value}"
-        );
+        labeled_counter(&mut out, name, label, help, value);
     }
 
     state.backend().render_metrics(&mut out);
