@@ -261,28 +261,21 @@ struct WritingMark {
 }
 
 impl WritingMark {
+    /// Marks the thread as writing to the store `id`; `None` if it already is (a nested write
+    /// to the same store).
     fn enter(id: usize) -> Option<Self> {
-        let outer = WRITING.with(Cell::get);
-        if outer == 0 {
-            WRITING.with(|writing| writing.set(id));
-            return Some(Self { id, nested: false });
-        }
-        if outer == id {
+        if Self::is_writing(id) {
             return None;
         }
-        WRITING_NESTED.with(|nested| {
-            let mut nested = nested.borrow_mut();
-            if nested.contains(&id) {
-                None
-            } else {
-                nested.push(id);
-                Some(Self { id, nested: true })
-            }
-        })
+        let nested = WRITING.with(Cell::get) != 0;
+        if nested {
+            WRITING_NESTED.with(|stores| stores.borrow_mut().push(id));
+        } else {
+            WRITING.with(|writing| writing.set(id));
+        }
+        Some(Self { id, nested })
     }
-}
 
-impl WritingMark {
     /// Whether this thread is inside a write to the store `id`.
     fn is_writing(id: usize) -> bool {
         match WRITING.with(Cell::get) {
