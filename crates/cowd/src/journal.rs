@@ -22,6 +22,11 @@
 //! that, by writing a temporary file, fsyncing it, renaming it over `journal.log` and fsyncing
 //! the directory: at every instant the journal is either the old or the new complete file.
 //!
+//! Damage that a crash cannot cause — a bad frame with an intact frame after it, or a frame
+//! whose checksum is valid but whose content is unreadable or out of order — is disk or file
+//! corruption. Cutting the journal there would drop acknowledged versions, so `open` refuses
+//! with [`JournalError::Corrupt`] and leaves the file as it is.
+//!
 //! A failed write or fsync is rolled back (the file is truncated to its last good length); if
 //! even that fails the journal refuses further appends ([`JournalError::Poisoned`]) until the
 //! process restarts and recovers from disk.
@@ -75,6 +80,24 @@ pub enum JournalError {
     )]
     Poisoned {
         /// The original failure.
+        reason: String,
+    },
+    /// The journal is damaged somewhere a crash cannot have damaged it: before an intact
+    /// record, or in a record whose checksum is valid. Cutting it there would drop
+    /// acknowledged versions, so it is left untouched.
+    #[error(
+        "{} is damaged at byte {offset}: {reason}. A crash can only tear the last record, so this \
+         is disk or file corruption, and cutting the journal here would drop acknowledged \
+         versions; cowd left the file untouched and did not start. Restore the data dir from a \
+         backup, or move the journal away to start over from the config file",
+        .path.display()
+    )]
+    Corrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong there, and what follows it.
         reason: String,
     },
     /// Another process holds the data dir.
@@ -188,7 +211,66 @@ struct Scan {
     /// End of the last good frame.
     valid_len: usize,
     /// Why scanning stopped before the end of the file.
-    stopped: Option<String>,
+    stopped: Option<Stop>,
+}
+
+/// Why [`scan`] stopped before the end of the file.
+struct Stop {
+    reason: String,
+    /// The bad frame's checksum is valid: it was written that way, not torn by a crash.
+    checksum_valid: bool,
+}
+
+impl Stop {
+    fn torn(reason: String) -> Self {
+        Self {
+            reason,
+            checksum_valid: false,
+        }
+    }
+
+    fn written(reason: String) -> Self {
+        Self {
+            reason,
+            checksum_valid: true,
+        }
+    }
+}
+
+/// A frame whose header is plausible and whose checksum matches, starting at `offset`.
+fn intact_frame_at(bytes: &[u8], offset: usize) -> bool {
+    let Some(header) = bytes.get(offset..offset + FRAME_HEADER) else {
+        return false;
+    };
+    let len_bytes: [u8; 4] = header[..4].try_into().expect("4 bytes");
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
+    if len == 0 || len > MAX_PAYLOAD {
+        return false;
+    }
+    let Some(payload) = bytes.get(offset + FRAME_HEADER..offset + FRAME_HEADER + len) else {
+        return false;
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len_bytes);
+    hasher.update(payload);
+    hasher.finalize() == crc
+}
+
+/// The first intact frame after a damaged one at `damaged`, if any. An append torn by a crash
+/// is the last thing in the file, so anything intact after it means the damage is elsewhere.
+/// Tries the position the damaged frame's own length points to first (a flipped bit in a
+/// payload leaves the framing intact), then every byte.
+fn intact_frame_after(bytes: &[u8], damaged: usize) -> Option<usize> {
+    let declared = bytes.get(damaged..damaged + 4).map(|len| {
+        damaged + FRAME_HEADER + u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize
+    });
+    if let Some(next) = declared.filter(|&next| next < bytes.len()) {
+        if intact_frame_at(bytes, next) {
+            return Some(next);
+        }
+    }
+    (damaged + 1..bytes.len().saturating_sub(FRAME_HEADER)).find(|&at| intact_frame_at(bytes, at))
 }
 
 /// Walks the frames of a journal image (after the magic).
@@ -202,33 +284,43 @@ fn scan(bytes: &[u8], mut on_record: impl FnMut(VersionRecord)) -> Scan {
         }
         let rest = &bytes[offset..];
         if rest.len() < FRAME_HEADER {
-            break Some(format!("incomplete frame header at byte {offset}"));
+            break Some(Stop::torn(format!(
+                "incomplete frame header at byte {offset}"
+            )));
         }
         let len_bytes: [u8; 4] = rest[..4].try_into().expect("4 bytes");
         let len = u32::from_le_bytes(len_bytes) as usize;
         let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
         if len == 0 || len > MAX_PAYLOAD {
-            break Some(format!("implausible frame length {len} at byte {offset}"));
+            break Some(Stop::torn(format!(
+                "implausible frame length {len} at byte {offset}"
+            )));
         }
         if rest.len() < FRAME_HEADER + len {
-            break Some(format!("incomplete frame at byte {offset}"));
+            break Some(Stop::torn(format!("incomplete frame at byte {offset}")));
         }
         let payload = &rest[FRAME_HEADER..FRAME_HEADER + len];
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&len_bytes);
         hasher.update(payload);
         if hasher.finalize() != crc {
-            break Some(format!("checksum mismatch in the frame at byte {offset}"));
+            break Some(Stop::torn(format!(
+                "checksum mismatch in the frame at byte {offset}"
+            )));
         }
         let parsed: Payload<'_> = match serde_json::from_slice(payload) {
             Ok(p) => p,
-            Err(e) => break Some(format!("unreadable record at byte {offset}: {e}")),
+            Err(e) => {
+                break Some(Stop::written(format!(
+                    "unreadable record at byte {offset}: {e}"
+                )));
+            }
         };
         if parsed.v <= last_version {
-            break Some(format!(
+            break Some(Stop::written(format!(
                 "version {} at byte {offset} does not follow version {last_version}",
                 parsed.v
-            ));
+            )));
         }
         last_version = parsed.v;
         on_record(VersionRecord::new(
@@ -338,7 +430,25 @@ impl Journal {
             records.push_back(record);
         });
         let mut recovered_tail = None;
-        if let Some(reason) = &scan.stopped {
+        if let Some(stop) = &scan.stopped {
+            let corrupt = |reason: String| JournalError::Corrupt {
+                path: path.clone(),
+                offset: scan.valid_len as u64,
+                reason,
+            };
+            if stop.checksum_valid {
+                return Err(corrupt(format!(
+                    "{}, in a record whose checksum is valid",
+                    stop.reason
+                )));
+            }
+            if let Some(intact) = intact_frame_after(&bytes, scan.valid_len) {
+                return Err(corrupt(format!(
+                    "{}, and an intact record follows at byte {intact}",
+                    stop.reason
+                )));
+            }
+            let reason = &stop.reason;
             let dropped = &bytes[scan.valid_len..];
             let copy = dir.join(format!("journal.log.torn-at-{}", scan.valid_len));
             std::fs::write(&copy, dropped).map_err(io_error("cannot save torn tail to", &copy))?;
@@ -552,6 +662,108 @@ mod tests {
             );
             std::fs::write(&path, &image).unwrap();
         }
+    }
+
+    /// Offsets of the frames of a journal image.
+    fn frame_starts(image: &[u8]) -> Vec<usize> {
+        let mut starts = Vec::new();
+        let mut at = MAGIC.len();
+        while at < image.len() {
+            starts.push(at);
+            let len = u32::from_le_bytes(image[at..at + 4].try_into().unwrap()) as usize;
+            at += FRAME_HEADER + len;
+        }
+        starts
+    }
+
+    #[test]
+    fn damage_that_a_crash_cannot_cause_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(dir.path(), 10).unwrap().journal;
+        for v in 1..=4 {
+            journal
+                .append(&record(
+                    v,
+                    serde_json::json!({"v": v, "pad": "p".repeat(40)}),
+                ))
+                .unwrap();
+        }
+        drop(journal);
+        let path = dir.path().join(JOURNAL_FILE);
+        let image = std::fs::read(&path).unwrap();
+        let starts = frame_starts(&image);
+        assert_eq!(starts.len(), 4);
+        let second = starts[1];
+
+        let mut payload_flip = image.clone();
+        payload_flip[second + FRAME_HEADER + 10] ^= 0x01;
+        let mut length_garbage = image.clone();
+        length_garbage[second..second + 4].copy_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
+        let mut checksum_flip = image.clone();
+        checksum_flip[second + 5] ^= 0x80;
+        // A whole, checksum-valid frame that breaks the version order: written, not torn.
+        let mut out_of_order = image.clone();
+        out_of_order.extend_from_slice(&encode(&record(2, serde_json::json!("again"))));
+        let cases = [
+            (
+                "a flipped payload bit",
+                payload_flip,
+                second,
+                "intact record follows",
+            ),
+            (
+                "a garbage length",
+                length_garbage,
+                second,
+                "intact record follows",
+            ),
+            (
+                "a flipped checksum bit",
+                checksum_flip,
+                second,
+                "intact record follows",
+            ),
+            (
+                "a version out of order",
+                out_of_order,
+                image.len(),
+                "checksum is valid",
+            ),
+        ];
+        for (what, damaged, offset, says) in cases {
+            std::fs::write(&path, &damaged).unwrap();
+            let error = Journal::open(dir.path(), 10).unwrap_err();
+            let JournalError::Corrupt {
+                offset: reported, ..
+            } = &error
+            else {
+                panic!("{what}: expected Corrupt, got {error:?}");
+            };
+            assert_eq!(*reported, offset as u64, "{what}");
+            let message = error.to_string();
+            assert!(message.contains(says), "{what}: {message}");
+            assert!(
+                message.contains("Restore the data dir"),
+                "{what}: {message}"
+            );
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                damaged,
+                "{what}: file changed"
+            );
+            let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|name| name.contains("torn"))
+                .collect();
+            assert!(leftovers.is_empty(), "{what}: {leftovers:?}");
+        }
+        // The same flipped bit in the last frame is a torn tail: cut, not refused.
+        let mut last_flip = image.clone();
+        last_flip[starts[3] + FRAME_HEADER + 10] ^= 0x01;
+        std::fs::write(&path, &last_flip).unwrap();
+        let opened = Journal::open(dir.path(), 10).unwrap();
+        assert_eq!(versions(&opened.records), [1, 2, 3]);
     }
 
     #[test]

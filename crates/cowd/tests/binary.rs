@@ -432,3 +432,39 @@ fn embedded_mode_ignores_sighup_and_seeds_only_once() {
     assert_eq!(get_config(&daemon.url("")), (2, json!({"api": 2})));
     wait_for_log(&daemon, "only seeds an empty data dir");
 }
+
+#[test]
+fn a_journal_damaged_before_its_end_stops_startup_and_is_left_untouched() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let mut daemon = Daemon::start(work.path(), &data, &[], &[("COWD_TOKEN", TOKEN)]);
+    for i in 1..=3 {
+        assert_eq!(put(&daemon.url(""), &json!({"i": i}).to_string()).status(), 200);
+    }
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait_exit().success());
+
+    // Flip one payload byte of the second frame (after the 8-byte magic and the first frame).
+    let journal = data.join("journal.log");
+    let mut image = fs::read(&journal).unwrap();
+    let first_len = u32::from_le_bytes(image[8..12].try_into().unwrap()) as usize;
+    let second = 8 + 8 + first_len;
+    image[second + 8 + 3] ^= 0x20;
+    fs::write(&journal, &image).unwrap();
+
+    let output = Command::new(cowd_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("COWD_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("is damaged at byte {second}"))
+            && stderr.contains("intact record follows")
+            && stderr.contains("Restore the data dir"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(&journal).unwrap(), image, "the journal was changed");
+}
