@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::journal::{Journal, JournalError};
 use crate::record::{Origin, VersionRecord};
-use crate::schema::{Schema, SchemaViolation};
+use crate::schema::{SchemaSlot, SchemaViolation};
 use crate::versions::{Current, Versions};
 
 /// A boxed future returned by [`Backend`] methods.
@@ -124,12 +124,12 @@ pub enum Committed {
 pub struct Committer {
     journal: Mutex<Journal>,
     versions: Arc<Versions>,
-    schema: Option<Arc<Schema>>,
+    schema: Arc<SchemaSlot>,
 }
 
 impl Committer {
     /// A committer publishing into `versions` after appending to `journal`.
-    pub fn new(journal: Journal, versions: Arc<Versions>, schema: Option<Arc<Schema>>) -> Self {
+    pub fn new(journal: Journal, versions: Arc<Versions>, schema: Arc<SchemaSlot>) -> Self {
         Self {
             journal: Mutex::new(journal),
             versions,
@@ -144,13 +144,10 @@ impl Committer {
 
     /// Checks `doc` against the schema (if any); counts a failure.
     pub fn validate(&self, doc: &Value) -> Result<(), WriteError> {
-        if let Some(schema) = &self.schema {
-            if let Err(violations) = schema.validate(doc) {
-                self.versions.count_reload_failure();
-                return Err(WriteError::Invalid { violations });
-            }
-        }
-        Ok(())
+        self.schema.validate(doc).map_err(|violations| {
+            self.versions.count_reload_failure();
+            WriteError::Invalid { violations }
+        })
     }
 
     /// Validates `change`, and unless it is refused (or unchanged while `publish_unchanged` is

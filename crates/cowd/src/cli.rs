@@ -106,7 +106,7 @@ pub struct ServeArgs {
     pub format: Option<Format>,
 
     /// JSON Schema every document must match before it is published (file reloads and API
-    /// writes alike).
+    /// writes alike). Re-read on SIGHUP; an unusable file keeps the schema in force.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
 

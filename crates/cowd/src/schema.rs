@@ -143,6 +143,101 @@ impl Schema {
     }
 }
 
+/// The schema in force, which SIGHUP can replace (`--schema FILE` is re-read).
+///
+/// Every candidate document is checked against [`current`](Self::current); the schema itself is
+/// read-mostly shared state, so it sits in a [`cowstore::Store`]: checks take it without a lock,
+/// and a reload publishes the new one with one swap (a check already running finishes with the
+/// schema it started with).
+///
+/// ```
+/// use cowd::schema::SchemaSlot;
+/// use serde_json::json;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let file = dir.path().join("app.schema.json");
+/// std::fs::write(&file, r#"{"required": ["port"]}"#).unwrap();
+/// let slot = SchemaSlot::load(Some(&file)).unwrap();
+/// assert!(slot.validate(&json!({"name": "a"})).is_err());
+///
+/// std::fs::write(&file, r#"{"required": ["name"]}"#).unwrap();
+/// assert!(slot.reload().unwrap());
+/// assert!(slot.validate(&json!({"name": "a"})).is_ok());
+///
+/// // A broken file keeps the schema in force.
+/// std::fs::write(&file, "{").unwrap();
+/// assert!(slot.reload().is_err());
+/// assert!(slot.validate(&json!({"port": 1})).is_err());
+/// ```
+pub struct SchemaSlot {
+    path: Option<PathBuf>,
+    current: cowstore::Store<Option<Schema>>,
+}
+
+impl SchemaSlot {
+    /// No schema: every document is accepted, and reloading does nothing.
+    pub fn none() -> Self {
+        Self::fixed(None)
+    }
+
+    /// A schema that reloading leaves as it is (not from a file).
+    pub fn fixed(schema: Option<Schema>) -> Self {
+        Self {
+            path: None,
+            current: cowstore::Store::new(schema),
+        }
+    }
+
+    /// Loads `path` (if given); [`reload`](Self::reload) re-reads the same file.
+    pub fn load(path: Option<&Path>) -> Result<Self, SchemaError> {
+        let schema = path.map(Schema::load).transpose()?;
+        Ok(Self {
+            path: path.map(Path::to_owned),
+            current: cowstore::Store::new(schema),
+        })
+    }
+
+    /// The schema file, if the schema came from one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema in force now (`None`: documents are not checked).
+    pub fn current(&self) -> cowstore::Snapshot<Option<Schema>> {
+        self.current.snapshot()
+    }
+
+    /// Checks `doc` against the schema in force (always `Ok` without one).
+    pub fn validate(&self, doc: &Value) -> Result<(), Vec<SchemaViolation>> {
+        match &*self.current.load() {
+            Some(schema) => schema.validate(doc),
+            None => Ok(()),
+        }
+    }
+
+    /// Re-reads the schema file and puts it in force. Returns `false` without a file. On an
+    /// error the schema in force stays.
+    pub fn reload(&self) -> Result<bool, SchemaError> {
+        let Some(path) = &self.path else {
+            return Ok(false);
+        };
+        let schema = Schema::load(path)?;
+        self.current
+            .store(Some(schema))
+            .expect("only `reload` writes this store, never from inside a write of it");
+        Ok(true)
+    }
+}
+
+impl fmt::Debug for SchemaSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaSlot")
+            .field("path", &self.path)
+            .field("loaded", &self.current.load().is_some())
+            .finish()
+    }
+}
+
 impl fmt::Debug for Schema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Schema")

@@ -18,7 +18,7 @@ use crate::follower::{Follow, FollowConfig};
 use crate::http::auth::Auth;
 use crate::journal::{DataDirLock, Journal, JournalError, sync_dir};
 use crate::record::{Origin, VersionRecord};
-use crate::schema::{Schema, SchemaError, SchemaViolation};
+use crate::schema::{SchemaError, SchemaSlot, SchemaViolation};
 use crate::source::file_watch::{self, FileSource, ReloadError, Trigger, WatchOptions};
 use crate::state::{AppState, Limits, Shutdown};
 use crate::versions::Versions;
@@ -157,6 +157,7 @@ enum Replica {
 /// An opened node, ready to serve: data dir locked and recovered, source of truth chosen.
 pub struct Instance {
     state: AppState,
+    schema: Arc<SchemaSlot>,
     file_source: Option<Arc<FileSource>>,
     replica: Option<Replica>,
     watch_options: WatchOptions,
@@ -179,7 +180,7 @@ impl Instance {
         let mut journal = opened.journal;
         let mut records = opened.records;
         if records.is_empty() {
-            let record = Self::first_version(config, file.as_ref(), schema.as_deref())?;
+            let record = Self::first_version(config, file.as_ref(), &schema)?;
             journal.append(&record)?;
             sync_dir(&config.data_dir)?;
             tracing::info!(data_dir = %config.data_dir.display(), origin = %record.origin(), "initialized an empty data dir with version 1");
@@ -195,21 +196,12 @@ impl Instance {
             }
         }
         let versions = Arc::new(Versions::new(records, config.history));
-        if let Some(schema) = &schema {
-            if let Err(violations) = schema.validate(&versions.current().doc().unwrap_or_default())
-            {
-                tracing::warn!(
-                    version = versions.current().version(),
-                    "the current version does not match the schema ({}); it keeps serving until a valid version replaces it",
-                    violations
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-            }
-        }
-        let committer = Arc::new(Committer::new(journal, Arc::clone(&versions), schema));
+        warn_if_current_breaks(&schema, &versions);
+        let committer = Arc::new(Committer::new(
+            journal,
+            Arc::clone(&versions),
+            Arc::clone(&schema),
+        ));
         let (backend, file_source): (Arc<dyn Backend>, _) = match (&file, config.watch) {
             (Some((path, format)), true) => {
                 let source = Arc::new(FileSource::new(path.clone(), *format, committer));
@@ -220,6 +212,7 @@ impl Instance {
         };
         Ok(Self::assemble(
             config,
+            schema,
             versions,
             backend,
             file_source,
@@ -231,6 +224,7 @@ impl Instance {
     /// The node, once its versions and source of truth are chosen.
     fn assemble(
         config: &ServeConfig,
+        schema: Arc<SchemaSlot>,
         versions: Arc<Versions>,
         backend: Arc<dyn Backend>,
         file_source: Option<Arc<FileSource>>,
@@ -246,6 +240,7 @@ impl Instance {
         );
         Self {
             state,
+            schema,
             file_source,
             replica,
             watch_options: config.watch_options,
@@ -262,13 +257,17 @@ impl Instance {
             ));
         }
         let versions = Arc::new(Versions::unsynced(config.history));
+        // A follower checks nothing: its leader did.
+        let schema = match &config.etcd {
+            Some(_) => load_schema(config)?,
+            None => Arc::new(SchemaSlot::none()),
+        };
         let (backend, replica): (Arc<dyn Backend>, Replica) = match (&config.follow, &config.etcd) {
             (Some(follow), None) => {
                 let follow = Follow::new(follow, Arc::clone(&versions))?;
                 (follow.backend.clone(), Replica::Follower(Box::new(follow)))
             }
             (None, Some(etcd)) => {
-                let schema = load_schema(config)?;
                 let seed = match config_file_and_format(config)? {
                     Some((path, format)) => {
                         let doc = FileSource::read_document(&path, format).map_err(|source| {
@@ -277,14 +276,12 @@ impl Instance {
                                 source,
                             }
                         })?;
-                        if let Some(schema) = &schema {
-                            schema
-                                .validate(&doc)
-                                .map_err(|violations| StartError::Invalid {
-                                    path: path.clone(),
-                                    violations,
-                                })?;
-                        }
+                        schema
+                            .validate(&doc)
+                            .map_err(|violations| StartError::Invalid {
+                                path: path.clone(),
+                                violations,
+                            })?;
                         Some(doc)
                     }
                     None => None,
@@ -294,8 +291,12 @@ impl Instance {
                         "--etcd-endpoints names no endpoint".into(),
                     ));
                 }
-                let (backend, source) =
-                    crate::etcd::open(etcd.clone(), Arc::clone(&versions), schema, seed);
+                let (backend, source) = crate::etcd::open(
+                    etcd.clone(),
+                    Arc::clone(&versions),
+                    Arc::clone(&schema),
+                    seed,
+                );
                 (backend, Replica::Etcd(source))
             }
             _ => {
@@ -306,6 +307,7 @@ impl Instance {
         };
         Ok(Self::assemble(
             config,
+            schema,
             versions,
             backend,
             None,
@@ -317,7 +319,7 @@ impl Instance {
     fn first_version(
         config: &ServeConfig,
         file: Option<&(PathBuf, Format)>,
-        schema: Option<&Schema>,
+        schema: &SchemaSlot,
     ) -> Result<VersionRecord, StartError> {
         let Some((path, format)) = file else {
             return Ok(VersionRecord::from_value(
@@ -332,14 +334,12 @@ impl Instance {
                 path: path.clone(),
                 source,
             })?;
-        if let Some(schema) = schema {
-            schema
-                .validate(&doc)
-                .map_err(|violations| StartError::Invalid {
-                    path: path.clone(),
-                    violations,
-                })?;
-        }
+        schema
+            .validate(&doc)
+            .map_err(|violations| StartError::Invalid {
+                path: path.clone(),
+                violations,
+            })?;
         let shown = path.display().to_string();
         let origin = if config.watch {
             Origin::File { path: shown }
@@ -464,16 +464,23 @@ impl Instance {
         let file_mode = self.file_source.is_some();
         let hup_task = tokio::spawn({
             let shutdown = shutdown.clone();
+            let (schema, versions) = (Arc::clone(&self.schema), Arc::clone(self.state.versions()));
+            let schema_file = schema.path().is_some();
             async move {
                 loop {
                     tokio::select! {
                         received = hangup.recv() => {
                             if received.is_none() { break; }
+                            // The schema first, so that the file is checked against the new one.
+                            if schema_file {
+                                let (schema, versions) = (Arc::clone(&schema), Arc::clone(&versions));
+                                let _ = tokio::task::spawn_blocking(move || reload_schema(&schema, &versions)).await;
+                            }
                             if file_mode {
                                 tracing::info!("SIGHUP: reloading the configuration file");
                                 let _ = hup_tx.send(());
-                            } else {
-                                tracing::info!("SIGHUP ignored: only file mode reloads on SIGHUP");
+                            } else if !schema_file {
+                                tracing::info!("SIGHUP ignored: nothing to reload (no --schema, and not in file mode)");
                             }
                         }
                         () = shutdown.wait() => break,
@@ -659,14 +666,45 @@ fn write_addr_file(path: &std::path::Path, addr: SocketAddr) -> std::io::Result<
     std::fs::rename(&tmp, path)
 }
 
-/// The `--schema`, loaded, if one was given.
-fn load_schema(config: &ServeConfig) -> Result<Option<Arc<Schema>>, StartError> {
-    Ok(config
-        .schema
-        .as_deref()
-        .map(Schema::load)
-        .transpose()?
-        .map(Arc::new))
+/// The `--schema`, loaded if one was given.
+fn load_schema(config: &ServeConfig) -> Result<Arc<SchemaSlot>, StartError> {
+    Ok(Arc::new(SchemaSlot::load(config.schema.as_deref())?))
+}
+
+/// Warns when the current version breaks the schema in force (at startup, and after SIGHUP
+/// loaded a new schema): it keeps serving, but the next write must match.
+fn warn_if_current_breaks(schema: &SchemaSlot, versions: &Versions) {
+    if !versions.is_synced() {
+        return;
+    }
+    let current = versions.current();
+    if let Err(violations) = schema.validate(&current.doc().unwrap_or_default()) {
+        tracing::warn!(
+            version = current.version(),
+            "the current version does not match the schema ({}); it keeps serving until a valid version replaces it",
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+}
+
+/// SIGHUP's schema half: re-reads `--schema`, keeping the schema in force if the file is
+/// unusable.
+fn reload_schema(schema: &SchemaSlot, versions: &Versions) {
+    match schema.reload() {
+        Ok(true) => {
+            let path = schema.path().map(|p| p.display().to_string());
+            tracing::info!(schema = path, "SIGHUP: reloaded the schema");
+            warn_if_current_breaks(schema, versions);
+        }
+        Ok(false) => {}
+        Err(error) => {
+            tracing::error!(%error, "SIGHUP: cannot reload the schema; the previous schema stays in force");
+        }
+    }
 }
 
 /// The `--config` file and its format (`--format`, else from the extension), if one was given.

@@ -439,7 +439,10 @@ fn a_journal_damaged_before_its_end_stops_startup_and_is_left_untouched() {
     let data = work.path().join("data");
     let mut daemon = Daemon::start(work.path(), &data, &[], &[("COWD_TOKEN", TOKEN)]);
     for i in 1..=3 {
-        assert_eq!(put(&daemon.url(""), &json!({"i": i}).to_string()).status(), 200);
+        assert_eq!(
+            put(&daemon.url(""), &json!({"i": i}).to_string()).status(),
+            200
+        );
     }
     daemon.signal(Signal::SIGTERM);
     assert!(daemon.wait_exit().success());
@@ -466,5 +469,42 @@ fn a_journal_damaged_before_its_end_stops_startup_and_is_left_untouched() {
             && stderr.contains("Restore the data dir"),
         "{stderr}"
     );
-    assert_eq!(fs::read(&journal).unwrap(), image, "the journal was changed");
+    assert_eq!(
+        fs::read(&journal).unwrap(),
+        image,
+        "the journal was changed"
+    );
+}
+
+#[test]
+fn sighup_reloads_the_schema_and_an_unusable_schema_file_keeps_the_one_in_force() {
+    let work = tempfile::tempdir().unwrap();
+    let schema = work.path().join("app.schema.json");
+    fs::write(&schema, r#"{"type": "object", "required": ["port"]}"#).unwrap();
+    let daemon = Daemon::start(
+        work.path(),
+        &work.path().join("data"),
+        &["--schema", schema.to_str().unwrap()],
+        &[("COWD_TOKEN", TOKEN)],
+    );
+    let base = daemon.url("");
+    assert_eq!(put(&base, r#"{"port": 1}"#).status(), 200);
+    assert_eq!(put(&base, r#"{"name": "a"}"#).status(), 422);
+
+    fs::write(&schema, r#"{"type": "object", "required": ["name"]}"#).unwrap();
+    daemon.signal(Signal::SIGHUP);
+    let log = wait_for_log(&daemon, "SIGHUP: reloaded the schema");
+    assert!(
+        log.contains("the current version does not match the schema"),
+        "the current version lacks `name`: {log}"
+    );
+    assert_eq!(put(&base, r#"{"port": 2}"#).status(), 422);
+    assert_eq!(put(&base, r#"{"name": "b"}"#).status(), 200);
+
+    fs::write(&schema, "{").unwrap();
+    daemon.signal(Signal::SIGHUP);
+    wait_for_log(&daemon, "cannot reload the schema");
+    assert_eq!(put(&base, r#"{"port": 3}"#).status(), 422);
+    assert_eq!(put(&base, r#"{"name": "c"}"#).status(), 200);
+    assert_eq!(get_config(&base), (4, json!({"name": "c"})));
 }

@@ -40,7 +40,7 @@ use tokio::sync::watch;
 use crate::backend::{Backend, BoxFuture, Change, WriteError};
 use crate::http::metrics::{counter, gauge};
 use crate::record::{Origin, VersionRecord};
-use crate::schema::Schema;
+use crate::schema::SchemaSlot;
 use crate::versions::{Current, Versions};
 
 /// What etcd mode needs besides the common serve options.
@@ -93,7 +93,7 @@ struct Health {
 struct Shared {
     config: EtcdConfig,
     versions: Arc<Versions>,
-    schema: Option<Arc<Schema>>,
+    schema: Arc<SchemaSlot>,
     /// One client per endpoint: requests go to the last member that answered and fail over
     /// to the next ones (see [`Shared::call`]).
     clients: OnceLock<Vec<(String, Client)>>,
@@ -240,16 +240,14 @@ impl Shared {
                 return None;
             }
         };
-        if let Some(schema) = &self.schema {
-            if let Err(violations) = schema.validate(&doc) {
-                self.versions.count_reload_failure();
-                tracing::error!(
-                    key = %self.config.key, revision,
-                    "the value in etcd does not match the schema ({}); keeping the current version",
-                    violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-                );
-                return None;
-            }
+        if let Err(violations) = self.schema.validate(&doc) {
+            self.versions.count_reload_failure();
+            tracing::error!(
+                key = %self.config.key, revision,
+                "the value in etcd does not match the schema ({}); keeping the current version",
+                violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            );
+            return None;
         }
         let body = Bytes::from(serde_json::to_vec(&doc).expect("a Value always serializes"));
         let record = Arc::new(VersionRecord::new(version, SystemTime::now(), origin, body));
@@ -307,7 +305,7 @@ pub struct EtcdSource {
 pub fn open(
     config: EtcdConfig,
     versions: Arc<Versions>,
-    schema: Option<Arc<Schema>>,
+    schema: Arc<SchemaSlot>,
     seed: Option<Value>,
 ) -> (Arc<EtcdBackend>, EtcdSource) {
     let shared = Arc::new(Shared {
@@ -457,11 +455,9 @@ impl Backend for EtcdBackend {
 impl EtcdBackend {
     async fn write_txn(&self, change: Change) -> Result<Current, WriteError> {
         let shared = &self.shared;
-        if let Some(schema) = &shared.schema {
-            if let Err(violations) = schema.validate(&change.doc) {
-                shared.versions.count_reload_failure();
-                return Err(WriteError::Invalid { violations });
-            }
+        if let Err(violations) = shared.schema.validate(&change.doc) {
+            shared.versions.count_reload_failure();
+            return Err(WriteError::Invalid { violations });
         }
         let body = serde_json::to_vec(&change.doc).expect("a Value always serializes");
         let key = shared.config.key.as_str();
