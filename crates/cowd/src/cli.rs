@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config_format::Format;
-use crate::etcd::EtcdConfig;
+use crate::etcd::{EtcdConfig, EtcdCredentials};
 use crate::follower::FollowConfig;
 use crate::server::ServeConfig;
 use crate::source::file_watch::WatchOptions;
@@ -175,6 +175,16 @@ pub struct ServeArgs {
     /// etcd mode: /readyz answers 503 once etcd last answered longer ago than this.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub etcd_stale_after: Duration,
+
+    /// etcd mode: the etcd user to authenticate as (for a cluster with authentication
+    /// enabled; it needs read-write permission on --etcd-key). The password comes from
+    /// --etcd-password-file, else from the COWD_ETCD_PASSWORD environment variable.
+    #[arg(long, value_name = "NAME", requires = "etcd_endpoints")]
+    pub etcd_user: Option<String>,
+
+    /// etcd mode: file holding the password of --etcd-user.
+    #[arg(long, value_name = "FILE", requires = "etcd_user")]
+    pub etcd_password_file: Option<PathBuf>,
 }
 
 /// Options of `cowd follow`.
@@ -330,31 +340,88 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 
 /// Why the serve options are unusable.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the token file {}: {source}", .path.display())]
-pub struct TokenError {
-    /// The file.
-    pub path: PathBuf,
-    /// The OS error.
-    pub source: std::io::Error,
+#[non_exhaustive]
+pub enum OptionsError {
+    /// A file holding a secret (`--token-file`, `--etcd-password-file`) cannot be read.
+    #[error("cannot read the {what} {}: {source}", .path.display())]
+    SecretFile {
+        /// Which file (`token file`, `etcd password file`).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `--etcd-user` without a password.
+    #[error(
+        "--etcd-user {user} needs a password: pass --etcd-password-file FILE or set COWD_ETCD_PASSWORD"
+    )]
+    MissingEtcdPassword {
+        /// The user.
+        user: String,
+    },
+}
+
+/// The secret in `file` if given, else `env`; trimmed, `None` if empty.
+fn read_secret(
+    what: &'static str,
+    file: Option<&PathBuf>,
+    env: Option<String>,
+) -> Result<Option<String>, OptionsError> {
+    let secret = match file {
+        Some(path) => {
+            Some(
+                std::fs::read_to_string(path).map_err(|source| OptionsError::SecretFile {
+                    what,
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        }
+        None => env,
+    };
+    Ok(secret
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty()))
+}
+
+/// Secrets that may come from the environment instead of a file.
+#[derive(Clone, Debug, Default)]
+pub struct SecretsFromEnv {
+    /// `COWD_TOKEN`.
+    pub token: Option<String>,
+    /// `COWD_ETCD_PASSWORD`.
+    pub etcd_password: Option<String>,
+}
+
+impl SecretsFromEnv {
+    /// Reads both variables.
+    pub fn read() -> Self {
+        Self {
+            token: std::env::var("COWD_TOKEN").ok(),
+            etcd_password: std::env::var("COWD_ETCD_PASSWORD").ok(),
+        }
+    }
 }
 
 impl ServeArgs {
-    /// Builds the server configuration, reading the token from `--token-file` or `env_token`
-    /// (the value of `COWD_TOKEN`).
-    pub fn into_config(self, env_token: Option<String>) -> Result<ServeConfig, TokenError> {
-        let token = match &self.token_file {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|source| TokenError {
-                        path: path.clone(),
-                        source,
-                    })?
-                    .trim()
-                    .to_owned(),
-            ),
-            None => env_token.map(|t| t.trim().to_owned()),
-        }
-        .filter(|t| !t.is_empty());
+    /// Builds the server configuration, reading the token from `--token-file` or
+    /// `env.token` (the value of `COWD_TOKEN`), and the etcd password from
+    /// `--etcd-password-file` or `env.etcd_password` (`COWD_ETCD_PASSWORD`).
+    pub fn into_config(self, env: SecretsFromEnv) -> Result<ServeConfig, OptionsError> {
+        let token = read_secret("token file", self.token_file.as_ref(), env.token)?;
+        let credentials = match &self.etcd_user {
+            Some(user) => {
+                let password = read_secret(
+                    "etcd password file",
+                    self.etcd_password_file.as_ref(),
+                    env.etcd_password,
+                )?
+                .ok_or_else(|| OptionsError::MissingEtcdPassword { user: user.clone() })?;
+                Some(EtcdCredentials::new(user.clone(), password))
+            }
+            None => None,
+        };
         Ok(ServeConfig {
             listen: self.listen,
             data_dir: self.data_dir,
@@ -390,6 +457,7 @@ impl ServeArgs {
                 request_timeout: self.etcd_timeout,
                 probe_interval: self.etcd_probe_interval,
                 stale_after: self.etcd_stale_after,
+                credentials,
             }),
         })
     }

@@ -46,7 +46,7 @@ fn describe(error: &anyhow::Error) -> String {
 }
 
 fn serve(args: cowd::cli::ServeArgs) -> anyhow::Result<()> {
-    let config = args.into_config(std::env::var("COWD_TOKEN").ok())?;
+    let config = args.into_config(cowd::cli::SecretsFromEnv::read())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -320,3 +320,96 @@ fn without_etcd_nodes_serve_their_last_version_report_staleness_and_catch_up_aft
     let good = cluster.put(KEY, r#"{"good": "again"}"#);
     converge(&nodes, good);
 }
+
+/// The `/readyz` body once it names `needle` (the node keeps retrying, so it says why).
+fn readyz_saying(node: &Daemon, needle: &str) -> String {
+    eventually(&format!("{} /readyz to say `{needle}`", node.addr), || {
+        let response = client().get(node.url("/readyz")).send().ok()?;
+        let status = response.status().as_u16();
+        let body = response.text().ok()?;
+        (status == 503 && body.contains(needle)).then_some(body)
+    })
+}
+
+#[test]
+fn with_etcd_authentication_only_the_right_user_gets_in_and_tokens_are_renewed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let work = tempfile::tempdir().unwrap();
+    let mut cluster = EtcdCluster::start(1);
+    cluster.put(KEY, r#"{"seeded": true}"#);
+    cluster.enable_auth("cowd", "cowd-password", KEY);
+    let password_file = work.path().join("etcd-password");
+    std::fs::write(&password_file, "cowd-password\n").unwrap();
+    let password_file = password_file.to_str().unwrap();
+
+    let authorized = node(
+        work.path(),
+        "authorized",
+        &cluster,
+        &["--etcd-user", "cowd", "--etcd-password-file", password_file],
+    );
+    wait_ready(&authorized, true);
+    assert_eq!(get_config(&authorized.url("")).1, json!({"seeded": true}));
+    let first = put_json(&authorized.url(""), &json!({"auth": 1}));
+    assert_eq!(first.status(), 200);
+
+    let anonymous = node(work.path(), "anonymous", &cluster, &[]);
+    readyz_saying(&anonymous, "pass --etcd-user and --etcd-password-file");
+    assert_eq!(
+        put_json(&anonymous.url(""), &json!({"anonymous": true})).status(),
+        503
+    );
+
+    let wrong = work.path().join("wrong-password");
+    std::fs::write(&wrong, "not-it").unwrap();
+    let impostor = node(
+        work.path(),
+        "impostor",
+        &cluster,
+        &[
+            "--etcd-user",
+            "cowd",
+            "--etcd-password-file",
+            wrong.to_str().unwrap(),
+        ],
+    );
+    readyz_saying(&impostor, "check --etcd-user and --etcd-password-file");
+
+    // The right user, but a key its role does not cover.
+    let elsewhere = Daemon::start(
+        &work.path().join("elsewhere"),
+        &work.path().join("elsewhere/unused-data"),
+        &[
+            "--etcd-endpoints",
+            &cluster.endpoints(),
+            "--etcd-key",
+            "/another/key",
+            "--etcd-user",
+            "cowd",
+            "--etcd-password-file",
+            password_file,
+            "--etcd-probe-interval",
+            "200ms",
+        ],
+        &[("COWD_TOKEN", TOKEN)],
+    );
+    readyz_saying(
+        &elsewhere,
+        "needs a role with read-write permission on --etcd-key",
+    );
+
+    // etcd keeps its (simple) tokens in memory: after a restart every token is invalid, and
+    // the node must authenticate again by itself.
+    cluster.kill_member(0);
+    wait_ready(&authorized, false);
+    cluster.start_member(0);
+    let second = eventually("a write after etcd restarted", || {
+        let response = put_json(&authorized.url(""), &json!({"auth": 2}));
+        (response.status() == 200).then_some(response)
+    });
+    let version = second.json::<Value>().unwrap()["version"].as_u64().unwrap();
+    assert_eq!(converge(&[&authorized], version), json!({"auth": 2}));
+    wait_ready(&authorized, true);
+    // Nothing the refused nodes tried reached the key.
+    assert_eq!(get_config(&authorized.url("")).1, json!({"auth": 2}));
+}

@@ -26,7 +26,7 @@
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -57,6 +57,46 @@ pub struct EtcdConfig {
     /// Not ready once etcd was last heard from longer ago than this (`--etcd-stale-after`,
     /// default 5 s).
     pub stale_after: Duration,
+    /// The etcd user to authenticate as, for a cluster with authentication enabled
+    /// (`--etcd-user`, `--etcd-password-file`).
+    pub credentials: Option<EtcdCredentials>,
+}
+
+/// An etcd user name and password. `Debug` does not show the password.
+///
+/// ```
+/// let credentials = cowd::etcd::EtcdCredentials::new("cowd", "s3cret");
+/// assert_eq!(credentials.user(), "cowd");
+/// assert!(!format!("{credentials:?}").contains("s3cret"));
+/// ```
+#[derive(Clone)]
+pub struct EtcdCredentials {
+    user: String,
+    password: String,
+}
+
+impl EtcdCredentials {
+    /// Credentials for `user`.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+impl std::fmt::Debug for EtcdCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdCredentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 impl EtcdConfig {
@@ -73,6 +113,7 @@ impl EtcdConfig {
             request_timeout: Duration::from_secs(2),
             probe_interval: Duration::from_secs(1),
             stale_after: Duration::from_secs(5),
+            credentials: None,
         }
     }
 }
@@ -94,9 +135,9 @@ struct Shared {
     config: EtcdConfig,
     versions: Arc<Versions>,
     schema: Arc<SchemaSlot>,
-    /// One client per endpoint: requests go to the last member that answered and fail over
-    /// to the next ones (see [`Shared::call`]).
-    clients: OnceLock<Vec<(String, Client)>>,
+    /// One client per endpoint, each connected on first use: requests go to the last member
+    /// that answered and fail over to the next ones (see [`Shared::call`]).
+    members: Vec<Member>,
     preferred: AtomicUsize,
     /// Serializes publishes (the watch task and writers both publish).
     publish: Mutex<()>,
@@ -118,6 +159,26 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// One etcd member as this node sees it.
+struct Member {
+    endpoint: String,
+    client: tokio::sync::OnceCell<Client>,
+}
+
+/// Adds what to do next to etcd's authentication and permission errors.
+fn with_hint(message: String) -> String {
+    let hint = if message.contains("user name is empty") {
+        "etcd has authentication enabled: pass --etcd-user and --etcd-password-file"
+    } else if message.contains("authentication failed") {
+        "etcd refused the user name or password: check --etcd-user and --etcd-password-file"
+    } else if message.contains("permission denied") {
+        "the etcd user needs a role with read-write permission on --etcd-key"
+    } else {
+        return message;
+    };
+    format!("{message} ({hint})")
+}
+
 /// Whether `error` means the request never left this process (the member refused the
 /// connection): then it is safe to send it to another member, even a write.
 fn not_sent(error: &etcd_client::Error) -> bool {
@@ -126,24 +187,35 @@ fn not_sent(error: &etcd_client::Error) -> bool {
 }
 
 impl Shared {
-    /// The per-endpoint clients, created on first use (creating them sends nothing).
-    async fn clients(&self) -> Result<&[(String, Client)], String> {
-        if let Some(clients) = self.clients.get() {
-            return Ok(clients);
-        }
-        let mut clients = Vec::with_capacity(self.config.endpoints.len());
-        for endpoint in &self.config.endpoints {
-            let options = ConnectOptions::new()
+    /// The client of `member`, connected on first use. Without credentials connecting sends
+    /// nothing; with them it authenticates, so it needs the member to answer. A failure here
+    /// means the request was not sent.
+    async fn client(&self, member: &Member) -> Result<Client, String> {
+        let connect = || async {
+            let mut options = ConnectOptions::new()
                 .with_connect_timeout(self.config.request_timeout)
                 .with_keep_alive(Duration::from_secs(2), self.config.request_timeout)
                 .with_keep_alive_while_idle(true)
                 .with_require_leader(true);
-            let client = Client::connect([endpoint.as_str()], Some(options))
-                .await
-                .map_err(|e| self.failed(&format!("cannot set up a client for {endpoint}"), e))?;
-            clients.push((endpoint.clone(), client));
-        }
-        Ok(self.clients.get_or_init(|| clients))
+            if let Some(credentials) = &self.config.credentials {
+                options = options
+                    .with_user(credentials.user.clone(), credentials.password.clone())
+                    .with_auto_token_refresh(true);
+            }
+            let connecting = Client::connect([member.endpoint.as_str()], Some(options));
+            match tokio::time::timeout(self.config.request_timeout, connecting).await {
+                Ok(Ok(client)) => Ok(client),
+                Ok(Err(error)) => Err(with_hint(format!(
+                    "cannot connect to {}: {error}",
+                    member.endpoint
+                ))),
+                Err(_) => Err(format!(
+                    "cannot connect to {}: no answer within {:?}",
+                    member.endpoint, self.config.request_timeout
+                )),
+            }
+        };
+        member.client.get_or_try_init(connect).await.cloned()
     }
 
     /// Sends one request, starting with the member that answered last. On a refused
@@ -161,25 +233,33 @@ impl Shared {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let clients = self.clients().await.map_err(Failure::NotSent)?;
         let timeout = self.config.request_timeout;
         let start = self.preferred.load(Ordering::Relaxed);
         let mut last = String::new();
-        for i in 0..clients.len() {
-            let index = (start + i) % clients.len();
-            let (endpoint, client) = &clients[index];
+        let members = self.members.len();
+        for i in 0..members {
+            let index = (start + i) % members;
+            let member = &self.members[index];
+            let endpoint = &member.endpoint;
             self.count(op);
-            match tokio::time::timeout(timeout, f(client.clone())).await {
+            let client = match self.client(member).await {
+                Ok(client) => client,
+                Err(error) => {
+                    last = format!("{what}: {error}");
+                    continue;
+                }
+            };
+            match tokio::time::timeout(timeout, f(client)).await {
                 Ok(Ok(value)) => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return Ok(value);
                 }
                 Ok(Err(error)) => {
                     let sent = !not_sent(&error);
-                    last = format!("{what} at {endpoint}: {error}");
+                    last = with_hint(format!("{what} at {endpoint}: {error}"));
                     if sent && !idempotent {
                         return Err(Failure::Unknown(
-                            self.failed(what, format!("{endpoint}: {error}")),
+                            self.failed(what, with_hint(format!("{endpoint}: {error}"))),
                         ));
                     }
                 }
@@ -309,10 +389,17 @@ pub fn open(
     seed: Option<Value>,
 ) -> (Arc<EtcdBackend>, EtcdSource) {
     let shared = Arc::new(Shared {
-        config,
         versions,
         schema,
-        clients: OnceLock::new(),
+        members: config
+            .endpoints
+            .iter()
+            .map(|endpoint| Member {
+                endpoint: endpoint.clone(),
+                client: tokio::sync::OnceCell::new(),
+            })
+            .collect(),
+        config,
         preferred: AtomicUsize::new(0),
         publish: Mutex::new(()),
         health: Mutex::new(Health::default()),

@@ -50,12 +50,19 @@ impl Member {
 pub struct EtcdCluster {
     pub members: Vec<Member>,
     initial_cluster: String,
+    /// Extra `etcd` arguments of every member.
+    extra_args: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
 impl EtcdCluster {
     /// Starts `n` members and waits until the cluster has a leader.
     pub fn start(n: usize) -> Self {
+        Self::start_with(n, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra `etcd` arguments for every member.
+    pub fn start_with(n: usize, extra_args: &[&str]) -> Self {
         require_etcd();
         let dir = tempfile::tempdir().unwrap();
         let members: Vec<Member> = (0..n)
@@ -76,6 +83,7 @@ impl EtcdCluster {
         let mut cluster = Self {
             members,
             initial_cluster,
+            extra_args: extra_args.iter().map(ToString::to_string).collect(),
             _dir: dir,
         };
         for i in 0..n {
@@ -97,6 +105,7 @@ impl EtcdCluster {
     /// Starts (or restarts, keeping its data dir) member `i`.
     pub fn start_member(&mut self, i: usize) {
         let initial_cluster = self.initial_cluster.clone();
+        let extra_args = self.extra_args.clone();
         let m = &mut self.members[i];
         assert!(!m.is_running(), "member {} already runs", m.name);
         let peer = format!("http://127.0.0.1:{}", m.peer_port);
@@ -120,6 +129,7 @@ impl EtcdCluster {
             // Defaults (100 ms / 1 s) are fine on a loaded 2-core machine; keep them.
             .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
             .args(["--logger", "zap", "--log-level", "warn"])
+            .args(&extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -214,6 +224,44 @@ impl EtcdCluster {
             )
         });
         revision
+    }
+
+    /// Turns on etcd authentication: a `root` user (required by etcd) and `user`, whose only
+    /// role may read and write `key` and nothing else. Afterwards every request needs a
+    /// token, so the unauthenticated helpers here stop working.
+    pub fn enable_auth(&mut self, user: &str, password: &str, key: &str) {
+        let url = self.any_url();
+        let role = format!("{user}-role");
+        let steps = [
+            (
+                "/v3/auth/user/add",
+                json!({"name": "root", "password": "root-password"}),
+            ),
+            (
+                "/v3/auth/user/grant",
+                json!({"user": "root", "role": "root"}),
+            ),
+            ("/v3/auth/role/add", json!({"name": role})),
+            (
+                "/v3/auth/role/grant",
+                json!({"name": role, "perm": {"permType": "READWRITE", "key": b64(key)}}),
+            ),
+            (
+                "/v3/auth/user/add",
+                json!({"name": user, "password": password}),
+            ),
+            ("/v3/auth/user/grant", json!({"user": user, "role": role})),
+            ("/v3/auth/enable", json!({})),
+        ];
+        for (path, body) in steps {
+            gateway(&url, path, &body).unwrap_or_else(|| panic!("etcd {path} {body} failed"));
+        }
+        // Now an anonymous read is refused.
+        eventually("etcd to require authentication", || {
+            gateway(&url, "/v3/kv/range", &json!({"key": b64(key)}))
+                .is_none()
+                .then_some(())
+        });
     }
 
     pub fn logs(&self) -> String {
