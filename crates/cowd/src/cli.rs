@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config_format::Format;
-use crate::etcd::{EtcdConfig, EtcdCredentials};
+use crate::etcd::{EtcdConfig, EtcdCredentials, EtcdTls, EtcdTlsError};
 use crate::follower::FollowConfig;
 use crate::server::ServeConfig;
 use crate::source::file_watch::WatchOptions;
@@ -66,7 +66,7 @@ pub enum Command {
     /// swap) and on SIGHUP, and API writes are refused with 409.
     ///
     /// SIGTERM or Ctrl-C stops the server gracefully.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Serve a read-only copy of another cowd server (the leader).
     ///
     /// Long-polls the leader, applies each new version under the leader's version number
@@ -185,6 +185,20 @@ pub struct ServeArgs {
     /// etcd mode: file holding the password of --etcd-user.
     #[arg(long, value_name = "FILE", requires = "etcd_user")]
     pub etcd_password_file: Option<PathBuf>,
+
+    /// etcd mode: CA certificate (PEM) that signed the etcd members' certificates, for
+    /// https:// endpoints. Default: the system's trusted roots.
+    #[arg(long, value_name = "FILE", requires = "etcd_endpoints")]
+    pub etcd_ca_cert: Option<PathBuf>,
+
+    /// etcd mode: client certificate (PEM) to present to etcd members started with
+    /// --client-cert-auth.
+    #[arg(long, value_name = "FILE", requires = "etcd_client_key")]
+    pub etcd_client_cert: Option<PathBuf>,
+
+    /// etcd mode: the private key (PEM) of --etcd-client-cert.
+    #[arg(long, value_name = "FILE", requires = "etcd_client_cert")]
+    pub etcd_client_key: Option<PathBuf>,
 }
 
 /// Options of `cowd follow`.
@@ -352,6 +366,9 @@ pub enum OptionsError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The etcd TLS files are unusable.
+    #[error(transparent)]
+    EtcdTls(#[from] EtcdTlsError),
     /// `--etcd-user` without a password.
     #[error(
         "--etcd-user {user} needs a password: pass --etcd-password-file FILE or set COWD_ETCD_PASSWORD"
@@ -422,6 +439,15 @@ impl ServeArgs {
             }
             None => None,
         };
+        let client = self
+            .etcd_client_cert
+            .as_deref()
+            .zip(self.etcd_client_key.as_deref());
+        let tls = if self.etcd_ca_cert.is_some() || client.is_some() {
+            Some(EtcdTls::load(self.etcd_ca_cert.as_deref(), client)?)
+        } else {
+            None
+        };
         Ok(ServeConfig {
             listen: self.listen,
             data_dir: self.data_dir,
@@ -458,6 +484,7 @@ impl ServeArgs {
                 probe_interval: self.etcd_probe_interval,
                 stale_after: self.etcd_stale_after,
                 credentials,
+                tls,
             }),
         })
     }

@@ -286,6 +286,12 @@ impl Instance {
                     }
                     None => None,
                 };
+                if etcd.tls.is_some() && !etcd.endpoints.iter().any(|e| e.starts_with("https://")) {
+                    return Err(StartError::Options(
+                        "--etcd-ca-cert and --etcd-client-cert are for https:// endpoints, and --etcd-endpoints names none; use https:// URLs"
+                            .into(),
+                    ));
+                }
                 if etcd.endpoints.is_empty() {
                     return Err(StartError::Options(
                         "--etcd-endpoints names no endpoint".into(),

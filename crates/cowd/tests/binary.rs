@@ -67,6 +67,8 @@ fn help_documents_every_option_and_default() {
         "--etcd-user",
         "--etcd-password-file",
         "COWD_ETCD_PASSWORD",
+        "--etcd-ca-cert",
+        "--etcd-client-cert",
         "--history",
         "1000",
         "--max-body",

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
-use common::etcd::EtcdCluster;
+use common::etcd::{EtcdCluster, Pki};
 use common::*;
 use serde_json::{Value, json};
 
@@ -412,4 +412,128 @@ fn with_etcd_authentication_only_the_right_user_gets_in_and_tokens_are_renewed()
     wait_ready(&authorized, true);
     // Nothing the refused nodes tried reached the key.
     assert_eq!(get_config(&authorized.url("")).1, json!({"auth": 2}));
+}
+
+/// A node of the TLS cluster: `https://` endpoints and `extra` TLS options.
+fn tls_node(work: &Path, name: &str, endpoints: &str, extra: &[&str]) -> Daemon {
+    let dir = work.join(name);
+    let mut args = vec![
+        "--etcd-endpoints",
+        endpoints,
+        "--etcd-key",
+        KEY,
+        "--etcd-probe-interval",
+        "200ms",
+        "--io-threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(
+        &dir,
+        &dir.join("unused-data"),
+        &args,
+        &[("COWD_TOKEN", TOKEN)],
+    )
+}
+
+#[test]
+fn over_tls_a_node_needs_the_ca_and_a_client_certificate_and_says_which_is_missing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let work = tempfile::tempdir().unwrap();
+    let pki = Pki::generate();
+    let mut cluster = EtcdCluster::start_tls(1, &pki);
+    cluster.put(KEY, r#"{"over": "tls"}"#);
+    let endpoints = cluster.tls_endpoints();
+    let (ca, cert, key) = (
+        pki.ca.to_str().unwrap(),
+        pki.client_cert.to_str().unwrap(),
+        pki.client_key.to_str().unwrap(),
+    );
+
+    let trusted = tls_node(
+        work.path(),
+        "trusted",
+        &endpoints,
+        &[
+            "--etcd-ca-cert",
+            ca,
+            "--etcd-client-cert",
+            cert,
+            "--etcd-client-key",
+            key,
+        ],
+    );
+    wait_ready(&trusted, true);
+    assert_eq!(get_config(&trusted.url("")).1, json!({"over": "tls"}));
+    let written = put_json(&trusted.url(""), &json!({"written": "over tls"}));
+    assert_eq!(written.status(), 200);
+    let version = written.json::<Value>().unwrap()["version"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(cluster.revision(), version, "the write reached etcd");
+
+    let no_ca = tls_node(work.path(), "no-ca", &endpoints, &[]);
+    readyz_saying(&no_ca, "pass --etcd-ca-cert");
+    let no_client_cert = tls_node(
+        work.path(),
+        "no-client-cert",
+        &endpoints,
+        &["--etcd-ca-cert", ca],
+    );
+    readyz_saying(
+        &no_client_cert,
+        "pass --etcd-client-cert and --etcd-client-key",
+    );
+    let plain = tls_node(
+        work.path(),
+        "plain",
+        &endpoints.replace("https://", "http://"),
+        &[],
+    );
+    readyz_saying(&plain, "use https:// in --etcd-endpoints");
+    for refused in [&no_ca, &no_client_cert, &plain] {
+        assert_eq!(
+            put_json(&refused.url(""), &json!({"refused": true})).status(),
+            503
+        );
+    }
+    assert_eq!(cluster.revision(), version, "no refused node wrote");
+
+    // Unusable TLS options stop startup with a clear error.
+    let not_pem = work.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let output = std::process::Command::new(cowd_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--etcd-endpoints",
+            &endpoints,
+        ])
+        .args([
+            "--etcd-key",
+            KEY,
+            "--etcd-ca-cert",
+            not_pem.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("holds no PEM `CERTIFICATE-----` block"),
+        "{stderr}"
+    );
+    let output = std::process::Command::new(cowd_bin())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "--etcd-endpoints",
+            &endpoints.replace("https://", "http://"),
+        ])
+        .args(["--etcd-key", KEY, "--etcd-ca-cert", ca])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("names none; use https:// URLs"), "{stderr}");
 }

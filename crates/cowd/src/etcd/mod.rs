@@ -25,14 +25,15 @@
 
 use std::fmt::Write as _;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Txn, TxnOp, TxnOpResponse,
-    WatchOptions,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity,
+    TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
 };
 use serde_json::Value;
 use tokio::sync::watch;
@@ -60,6 +61,110 @@ pub struct EtcdConfig {
     /// The etcd user to authenticate as, for a cluster with authentication enabled
     /// (`--etcd-user`, `--etcd-password-file`).
     pub credentials: Option<EtcdCredentials>,
+    /// Certificates for `https://` endpoints (`--etcd-ca-cert`, `--etcd-client-cert`,
+    /// `--etcd-client-key`). Without them an `https://` member is verified against the
+    /// system's roots.
+    pub tls: Option<EtcdTls>,
+}
+
+/// TLS material for talking to etcd over `https://`: the CA that signed the members'
+/// certificates, and a client certificate for a cluster started with `--client-cert-auth`.
+/// `Debug` does not show the private key.
+#[derive(Clone, Default)]
+pub struct EtcdTls {
+    ca_cert: Option<Vec<u8>>,
+    client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Why TLS files for etcd are unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EtcdTlsError {
+    /// A file cannot be read.
+    #[error("cannot read the {what} {}: {source}", .path.display())]
+    Read {
+        /// Which file.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file holds no PEM block of the expected kind.
+    #[error("the {what} {} holds no PEM `{expected}` block; pass a PEM file", .path.display())]
+    NotPem {
+        /// Which file.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was looked for.
+        expected: &'static str,
+    },
+}
+
+impl EtcdTls {
+    /// Reads the PEM files: `ca_cert` to verify the members, `client` (certificate, key) to
+    /// present to them.
+    pub fn load(
+        ca_cert: Option<&Path>,
+        client: Option<(&Path, &Path)>,
+    ) -> Result<Self, EtcdTlsError> {
+        fn read(
+            what: &'static str,
+            path: &Path,
+            expected: &'static str,
+        ) -> Result<Vec<u8>, EtcdTlsError> {
+            let bytes = std::fs::read(path).map_err(|source| EtcdTlsError::Read {
+                what,
+                path: path.to_owned(),
+                source,
+            })?;
+            let text = String::from_utf8_lossy(&bytes);
+            if !text.contains("-----BEGIN") || !text.contains(expected) {
+                return Err(EtcdTlsError::NotPem {
+                    what,
+                    path: path.to_owned(),
+                    expected,
+                });
+            }
+            Ok(bytes)
+        }
+        Ok(Self {
+            ca_cert: ca_cert
+                .map(|path| read("etcd CA certificate", path, "CERTIFICATE-----"))
+                .transpose()?,
+            client: client
+                .map(|(cert, key)| {
+                    Ok::<_, EtcdTlsError>((
+                        read("etcd client certificate", cert, "CERTIFICATE-----")?,
+                        read("etcd client key", key, "PRIVATE KEY-----")?,
+                    ))
+                })
+                .transpose()?,
+        })
+    }
+
+    /// The client TLS configuration for one `https://` member.
+    fn options(&self) -> TlsOptions {
+        let mut options = TlsOptions::new();
+        options = match &self.ca_cert {
+            Some(pem) => options.ca_certificate(Certificate::from_pem(pem)),
+            None => options.with_native_roots(),
+        };
+        if let Some((cert, key)) = &self.client {
+            options = options.identity(Identity::from_pem(cert, key));
+        }
+        options
+    }
+}
+
+impl std::fmt::Debug for EtcdTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdTls")
+            .field("ca_cert", &self.ca_cert.is_some())
+            .field("client_cert", &self.client.is_some())
+            .finish()
+    }
 }
 
 /// An etcd user name and password. `Debug` does not show the password.
@@ -114,6 +219,7 @@ impl EtcdConfig {
             probe_interval: Duration::from_secs(1),
             stale_after: Duration::from_secs(5),
             credentials: None,
+            tls: None,
         }
     }
 }
@@ -173,6 +279,12 @@ fn with_hint(message: String) -> String {
         "etcd refused the user name or password: check --etcd-user and --etcd-password-file"
     } else if message.contains("permission denied") {
         "the etcd user needs a role with read-write permission on --etcd-key"
+    } else if message.contains("UnknownIssuer") || message.contains("invalid peer certificate") {
+        "the member's certificate is not signed by a CA this node trusts: pass --etcd-ca-cert with the CA that signed it"
+    } else if message.contains("broken pipe") && message.contains("https://") {
+        "the member closed the TLS connection: if etcd runs with --client-cert-auth, pass --etcd-client-cert and --etcd-client-key"
+    } else if message.contains("broken pipe") {
+        "the member closed the connection: if it serves TLS, use https:// in --etcd-endpoints"
     } else {
         return message;
     };
@@ -197,6 +309,10 @@ impl Shared {
                 .with_keep_alive(Duration::from_secs(2), self.config.request_timeout)
                 .with_keep_alive_while_idle(true)
                 .with_require_leader(true);
+            if member.endpoint.starts_with("https://") {
+                let tls = self.config.tls.clone().unwrap_or_default();
+                options = options.with_tls(tls.options());
+            }
             if let Some(credentials) = &self.config.credentials {
                 options = options
                     .with_user(credentials.user.clone(), credentials.password.clone())

@@ -29,6 +29,8 @@ pub fn require_etcd() {
 pub struct Member {
     pub name: String,
     pub client_port: u16,
+    /// The `https://` client port of a TLS cluster.
+    pub tls_port: u16,
     pub peer_port: u16,
     data_dir: PathBuf,
     log: PathBuf,
@@ -38,6 +40,10 @@ pub struct Member {
 impl Member {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn tls_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.tls_port)
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -52,6 +58,8 @@ pub struct EtcdCluster {
     initial_cluster: String,
     /// Extra `etcd` arguments of every member.
     extra_args: Vec<String>,
+    /// A TLS cluster also serves clients on `https://` (see [`Pki`]).
+    tls: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -61,14 +69,36 @@ impl EtcdCluster {
         Self::start_with(n, &[])
     }
 
+    /// Like [`start`](Self::start), and every member also serves clients on
+    /// [`Member::tls_url`] with `pki`'s server certificate, requiring a client certificate
+    /// signed by `pki`'s CA (`--client-cert-auth`). The plain `http://` port stays for the
+    /// helpers here.
+    pub fn start_tls(n: usize, pki: &Pki) -> Self {
+        let args = [
+            "--cert-file",
+            pki.server_cert.to_str().unwrap(),
+            "--key-file",
+            pki.server_key.to_str().unwrap(),
+            "--trusted-ca-file",
+            pki.ca.to_str().unwrap(),
+            "--client-cert-auth",
+        ];
+        Self::start_inner(n, &args, true)
+    }
+
     /// Like [`start`](Self::start), with extra `etcd` arguments for every member.
     pub fn start_with(n: usize, extra_args: &[&str]) -> Self {
+        Self::start_inner(n, extra_args, false)
+    }
+
+    fn start_inner(n: usize, extra_args: &[&str], tls: bool) -> Self {
         require_etcd();
         let dir = tempfile::tempdir().unwrap();
         let members: Vec<Member> = (0..n)
             .map(|i| Member {
                 name: format!("m{i}"),
                 client_port: free_port(),
+                tls_port: free_port(),
                 peer_port: free_port(),
                 data_dir: dir.path().join(format!("m{i}.etcd")),
                 log: dir.path().join(format!("m{i}.log")),
@@ -84,6 +114,7 @@ impl EtcdCluster {
             members,
             initial_cluster,
             extra_args: extra_args.iter().map(ToString::to_string).collect(),
+            tls,
             _dir: dir,
         };
         for i in 0..n {
@@ -91,6 +122,16 @@ impl EtcdCluster {
         }
         cluster.wait_healthy();
         cluster
+    }
+
+    /// The `https://` client URLs of a TLS cluster, comma-separated.
+    pub fn tls_endpoints(&self) -> String {
+        assert!(self.tls, "not a TLS cluster");
+        self.members
+            .iter()
+            .map(Member::tls_url)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The client URLs, comma-separated (for `--etcd-endpoints`).
@@ -106,10 +147,16 @@ impl EtcdCluster {
     pub fn start_member(&mut self, i: usize) {
         let initial_cluster = self.initial_cluster.clone();
         let extra_args = self.extra_args.clone();
+        let tls = self.tls;
         let m = &mut self.members[i];
         assert!(!m.is_running(), "member {} already runs", m.name);
         let peer = format!("http://127.0.0.1:{}", m.peer_port);
         let client_url = m.url();
+        let listen_client_urls = if tls {
+            format!("{client_url},{}", m.tls_url())
+        } else {
+            client_url.clone()
+        };
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -119,7 +166,7 @@ impl EtcdCluster {
             .args(["--name", &m.name])
             .arg("--data-dir")
             .arg(&m.data_dir)
-            .args(["--listen-client-urls", &client_url])
+            .args(["--listen-client-urls", &listen_client_urls])
             .args(["--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &peer])
             .args(["--initial-advertise-peer-urls", &peer])
@@ -327,4 +374,91 @@ pub fn b64(text: &str) -> String {
         }
     }
     out
+}
+
+/// A throwaway certificate authority made with the `openssl` command: a CA, a server
+/// certificate for 127.0.0.1 and a client certificate, all ECDSA P-256, valid for two days.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn generate() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("the openssl command runs (Debian: apt-get install openssl)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec!["req", "-x509"];
+        ca.extend_from_slice(&ec);
+        ca.extend_from_slice(&["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]);
+        ca.extend_from_slice(&["-subj", "/CN=cowd-test-ca"]);
+        openssl(&ca);
+        for (name, extensions) in [
+            (
+                "server",
+                "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+            ),
+            ("client", "extendedKeyUsage=clientAuth\n"),
+        ] {
+            fs::write(at(&format!("{name}.ext")), extensions).unwrap();
+            let (key, csr, pem, ext, subject) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+                format!("{name}.ext"),
+                format!("/CN=cowd-test-{name}"),
+            );
+            let mut request = vec!["req"];
+            request.extend_from_slice(&ec);
+            request.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subject]);
+            openssl(&request);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ]);
+        }
+        Self {
+            ca: at("ca.pem"),
+            server_cert: at("server.pem"),
+            server_key: at("server.key"),
+            client_cert: at("client.pem"),
+            client_key: at("client.key"),
+            _dir: dir,
+        }
+    }
 }
