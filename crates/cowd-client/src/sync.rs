@@ -278,6 +278,25 @@ impl Status {
         if info.version >= s.version {
             s.diverged = false;
         }
+        if info.version == s.version {
+            // The leader confirmed the version restored from local storage.
+            s.from_cache = false;
+        }
+    }
+
+    /// Records the version the sink already had when syncing starts (kept locally: a cache
+    /// file, a data dir). It counts as served but not as heard from the leader: the status
+    /// stays stale, with [`SyncStats::from_cache`] set, until the leader answers.
+    ///
+    /// ```
+    /// let status = cowd_client::sync::Status::new(std::time::Duration::from_secs(30));
+    /// status.restored(7, None);
+    /// let stats = status.stats();
+    /// assert_eq!(stats.version, 7);
+    /// assert!(stats.from_cache && stats.stale && !stats.connected);
+    /// ```
+    pub fn restored(&self, version: u64, published_at: Option<SystemTime>) {
+        self.applied(version, published_at, Via::Cache);
     }
 
     /// Records a version published through the sink.

@@ -75,7 +75,8 @@ pub enum Command {
     /// events, history, diff, metrics (cowd_follower_lag_versions,
     /// cowd_follower_last_sync_age_seconds, …) and the dashboard. Writes are refused with 409
     /// naming the leader. /readyz answers 503 until the first sync and while the copy is stale.
-    /// Keeps no data dir.
+    /// Keeps no data dir unless --data-dir is given; with one, a restart serves the last
+    /// version at once, even while the leader is down.
     Follow(FollowArgs),
     /// Check a configuration file (and optionally a schema) without starting a server.
     Check(CheckArgs),
@@ -212,9 +213,16 @@ pub struct FollowArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Versions kept in the history (since this follower started).
+    /// Versions kept in the history (since this follower started, or restored from
+    /// --data-dir).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub history: u64,
+
+    /// Journal every version applied here (fsynced before it is served). A restart then
+    /// serves the last version and its history at once, even while the leader is
+    /// unreachable. Without it the follower keeps nothing on disk.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 
     /// How long one long-poll to the leader waits for a new version.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -294,6 +302,7 @@ impl FollowArgs {
             follow: Some(FollowConfig {
                 leader: self.leader,
                 options,
+                data_dir: self.data_dir,
             }),
             ..ServeConfig::default()
         }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::backend::{Backend, Committer, EmbeddedBackend, FileBackend};
 use crate::config_format::Format;
 use crate::etcd::{EtcdConfig, EtcdSource};
-use crate::follower::{Follow, FollowConfig};
+use crate::follower::{Follow, FollowConfig, Restored};
 use crate::http::auth::Auth;
 use crate::journal::{DataDirLock, Journal, JournalError, sync_dir};
 use crate::record::{Origin, VersionRecord};
@@ -256,7 +256,8 @@ impl Instance {
                     .into(),
             ));
         }
-        let versions = Arc::new(Versions::unsynced(config.history));
+        let mut versions = Arc::new(Versions::unsynced(config.history));
+        let mut lock = None;
         // A follower checks nothing: its leader did.
         let schema = match &config.etcd {
             Some(_) => load_schema(config)?,
@@ -264,7 +265,22 @@ impl Instance {
         };
         let (backend, replica): (Arc<dyn Backend>, Replica) = match (&config.follow, &config.etcd) {
             (Some(follow), None) => {
-                let follow = Follow::new(follow, Arc::clone(&versions))?;
+                let restored = match &follow.data_dir {
+                    Some(dir) => {
+                        lock = Some(DataDirLock::acquire(dir)?);
+                        let opened = Journal::open(dir, config.history)?;
+                        if !opened.records.is_empty() {
+                            let last = opened.records.last().map_or(0, VersionRecord::version);
+                            tracing::info!(data_dir = %dir.display(), version = last, history = opened.records.len(), "serving the versions restored from the data dir until the leader answers");
+                            versions = Arc::new(Versions::new(opened.records, config.history));
+                        }
+                        Some(Restored {
+                            journal: opened.journal,
+                        })
+                    }
+                    None => None,
+                };
+                let follow = Follow::new(follow, Arc::clone(&versions), restored)?;
                 (follow.backend.clone(), Replica::Follower(Box::new(follow)))
             }
             (None, Some(etcd)) => {
@@ -318,7 +334,7 @@ impl Instance {
             backend,
             None,
             Some(replica),
-            None,
+            lock,
         ))
     }
 

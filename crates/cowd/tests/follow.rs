@@ -315,3 +315,93 @@ fn a_follower_a_few_versions_behind_syncs_by_verified_json_patch() {
     assert!(metric_of(&follower, "cowd_follower_delta_fallbacks_total") >= fallbacks + 1.0);
     assert_eq!(body(&leader_url), body(&follower.url("")));
 }
+
+#[test]
+fn a_follower_with_a_data_dir_restarts_serving_its_last_version_while_the_leader_is_down() {
+    let work = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let leader_url = format!("http://{addr}");
+    let leader_data = work.path().join("leader-data");
+    let start_leader_at = || {
+        Daemon::start_at(
+            &work.path().join("leader"),
+            addr,
+            &leader_data,
+            &["--io-threads", "1"],
+        )
+    };
+    let follower_data = work.path().join("follower-data");
+    let mut args = FOLLOW_ARGS.to_vec();
+    args.extend_from_slice(&["--data-dir", follower_data.to_str().unwrap()]);
+    let start_follower = || Daemon::follow(&work.path().join("follower"), &leader_url, &args);
+
+    let mut leader = start_leader_at();
+    let mut follower = start_follower();
+    let mut written = Vec::new();
+    for i in 0..3 {
+        let r = put_with_token(&leader_url, &json!({"i": i}));
+        let v = header_u64(&r, "x-config-version");
+        assert_eq!(wait_version(&follower, v), json!({"i": i}));
+        written.push(v);
+    }
+    let history = |node: &Daemon| -> Vec<u64> {
+        let body: Value = client()
+            .get(node.url("/v1/history"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let mut versions: Vec<u64> = body["versions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|v| v["version"].as_u64().unwrap())
+            .collect();
+        versions.sort_unstable();
+        versions
+    };
+    let before = history(&follower);
+    assert!(written.iter().all(|v| before.contains(v)), "{before:?}");
+
+    // Both go down; the follower comes back first and serves its copy and history at once.
+    follower.kill9();
+    leader.kill9();
+    let follower = start_follower();
+    let last = *written.last().unwrap();
+    assert_eq!(get_config(&follower.url("")), (last, json!({"i": 2})));
+    assert_eq!(history(&follower), before);
+    let readyz: Value = client()
+        .get(follower.url("/readyz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        readyz["error"].as_str().unwrap().contains(&format!(
+            "serving version {last} restored from the data dir"
+        )),
+        "{readyz}"
+    );
+    assert_eq!(status_of(&follower.url(""), "/readyz"), 503);
+    assert_eq!(metric_of(&follower, "cowd_follower_stale"), 1.0);
+
+    // The leader returns: its unchanged version confirms the copy (ready), and new writes flow.
+    let _leader = start_leader_at();
+    wait_status(&follower, "/readyz", 200);
+    let r = put_with_token(&leader_url, &json!({"i": "after"}));
+    let after = header_u64(&r, "x-config-version");
+    assert_eq!(wait_version(&follower, after), json!({"i": "after"}));
+    // A second follower cannot share the data dir.
+    let output = std::process::Command::new(cowd_bin())
+        .args(["follow", "--leader", &leader_url, "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&follower_data)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("in use by another cowd"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

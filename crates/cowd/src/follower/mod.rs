@@ -7,20 +7,25 @@
 //! read endpoint (GET, `?version`, watch, SSE, history since start, diff, dashboard) works
 //! unchanged. Writes are refused with 409 naming the leader ([`FollowerBackend`]).
 //!
-//! A follower keeps no data dir: its history starts empty at each start, and `GET /v1/config`
-//! answers 503 until the first sync.
+//! Without a data dir a follower's history starts empty at each start, and `GET /v1/config`
+//! answers 503 until the first sync. With one (`--data-dir`), every applied version is
+//! journaled (fsynced) before it is served, exactly as on a leader; a restart serves the last
+//! version and the history at once — even while the leader is unreachable — and syncs on from
+//! there. `/readyz` stays 503 until the leader has confirmed or replaced it.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use cowd_client::SyncOptions;
 use cowd_client::remote::Remote;
-use cowd_client::sync::{Sink, Status, Syncer, Update};
+use cowd_client::sync::{Base, Sink, Status, Syncer, Update};
 use tokio::sync::watch;
 
 use crate::backend::{Backend, BoxFuture, Change, WriteError};
 use crate::http::metrics::{counter, labeled_gauge};
+use crate::journal::Journal;
 use crate::record::{Origin, VersionRecord};
 use crate::versions::{Current, Versions};
 
@@ -31,6 +36,8 @@ pub struct FollowConfig {
     pub leader: String,
     /// Long-poll length, timeouts, backoff, staleness threshold, delta sync.
     pub options: SyncOptions,
+    /// Where to journal the versions applied (`--data-dir`); `None`: keep nothing.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl FollowConfig {
@@ -44,14 +51,17 @@ impl FollowConfig {
         Self {
             leader: leader.into(),
             options: SyncOptions::default(),
+            data_dir: None,
         }
     }
 }
 
-/// Publishes the leader's verified versions into [`Versions`].
+/// Publishes the leader's verified versions into [`Versions`], journaling each first when
+/// the follower has a data dir.
 #[derive(Debug)]
 struct VersionsSink {
     versions: Arc<Versions>,
+    journal: Option<Mutex<Journal>>,
     origin: Origin,
 }
 
@@ -63,6 +73,24 @@ impl Sink for VersionsSink {
             self.origin.clone(),
             update.body.clone(),
         );
+        if let Some(journal) = &self.journal {
+            let current = self.versions.current().version();
+            if record.version() <= current {
+                // The journal holds increasing versions only (the syncer never offers an
+                // older one; this keeps it so whatever happens).
+                return Err(format!(
+                    "version {} does not follow version {current}",
+                    record.version()
+                ));
+            }
+            // Blocking, like every journal write: a follower applies a few versions a
+            // second at most, and a version is served only once it is durable.
+            journal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&record)
+                .map_err(|e| e.to_string())?;
+        }
         self.versions
             .publish(Arc::new(record))
             .map_err(|e| e.to_string())
@@ -77,6 +105,14 @@ pub struct FollowerBackend {
     status: Arc<Status>,
 }
 
+/// The versions a follower starts from: its history restored from its data dir, and the
+/// journal to append to.
+#[derive(Debug)]
+pub struct Restored {
+    /// The journal in the data dir (its lock is the caller's to hold).
+    pub journal: Journal,
+}
+
 /// A follower ready to start: its backend and the sync task to run.
 #[derive(Debug)]
 pub struct Follow {
@@ -86,14 +122,31 @@ pub struct Follow {
 }
 
 impl Follow {
-    /// Prepares following `config.leader` into `versions` (which should start
-    /// [unsynced](Versions::unsynced)). Fails on an unusable URL.
-    pub fn new(config: &FollowConfig, versions: Arc<Versions>) -> Result<Self, cowd_client::Error> {
+    /// Prepares following `config.leader` into `versions`: [unsynced](Versions::unsynced)
+    /// without a data dir, or holding the history read from `restored`'s journal, which
+    /// then records every version applied. Fails on an unusable URL.
+    pub fn new(
+        config: &FollowConfig,
+        versions: Arc<Versions>,
+        restored: Option<Restored>,
+    ) -> Result<Self, cowd_client::Error> {
         let remote = Remote::new(&config.leader, config.options.request_timeout)?;
         let leader = remote.base().to_owned();
         let status = Arc::new(Status::new(config.options.stale_after));
+        let base = if versions.is_synced() {
+            let current = versions.current();
+            status.restored(current.version(), Some(current.published_at()));
+            current.doc().ok().map(|doc| Base {
+                version: current.version(),
+                size: current.size(),
+                doc,
+            })
+        } else {
+            None
+        };
         let sink = VersionsSink {
             versions,
+            journal: restored.map(|r| Mutex::new(r.journal)),
             origin: Origin::Leader {
                 url: leader.clone(),
             },
@@ -103,7 +156,7 @@ impl Follow {
             config.options.clone(),
             sink,
             Arc::clone(&status),
-            None,
+            base,
         );
         Ok(Self {
             backend: Arc::new(FollowerBackend { leader, status }),
@@ -168,6 +221,14 @@ impl Backend for FollowerBackend {
         if stats.version == 0 {
             return Err(format!(
                 "no version received from the leader {} yet{}",
+                self.leader,
+                why()
+            ));
+        }
+        if stats.from_cache {
+            return Err(format!(
+                "serving version {} restored from the data dir; the leader {} has not confirmed it yet{}",
+                stats.version,
                 self.leader,
                 why()
             ));
