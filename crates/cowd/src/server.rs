@@ -1,9 +1,10 @@
 //! Starting and stopping a node: [`ServeConfig`], [`Instance`] (open the data dir, pick the
 //! source of truth, build the [`AppState`]) and [`run`] (bind, serve, stop on SIGTERM/Ctrl-C).
 
+use serde_json::Value;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -285,21 +286,7 @@ impl Instance {
             }
             (None, Some(etcd)) => {
                 let seed = match config_file_and_format(config)? {
-                    Some((path, format)) => {
-                        let doc = FileSource::read_document(&path, format).map_err(|source| {
-                            StartError::Config {
-                                path: path.clone(),
-                                source,
-                            }
-                        })?;
-                        schema
-                            .validate(&doc)
-                            .map_err(|violations| StartError::Invalid {
-                                path: path.clone(),
-                                violations,
-                            })?;
-                        Some(doc)
-                    }
+                    Some((path, format)) => Some(read_seed(&path, format, &schema)?),
                     None => None,
                 };
                 if etcd.tls.is_some() && !etcd.endpoints.iter().any(|e| e.starts_with("https://")) {
@@ -351,17 +338,7 @@ impl Instance {
                 &serde_json::json!({}),
             ));
         };
-        let doc =
-            FileSource::read_document(path, *format).map_err(|source| StartError::Config {
-                path: path.clone(),
-                source,
-            })?;
-        schema
-            .validate(&doc)
-            .map_err(|violations| StartError::Invalid {
-                path: path.clone(),
-                violations,
-            })?;
+        let doc = read_seed(path, *format, schema)?;
         let shown = path.display().to_string();
         let origin = if config.watch {
             Origin::File { path: shown }
@@ -691,6 +668,22 @@ fn write_addr_file(path: &std::path::Path, addr: SocketAddr) -> std::io::Result<
 /// The `--schema`, loaded if one was given.
 fn load_schema(config: &ServeConfig) -> Result<Arc<SchemaSlot>, StartError> {
     Ok(Arc::new(SchemaSlot::load(config.schema.as_deref())?))
+}
+
+/// Reads the `--config` file that seeds an empty data dir or etcd key, which must match the
+/// schema.
+fn read_seed(path: &Path, format: Format, schema: &SchemaSlot) -> Result<Value, StartError> {
+    let doc = FileSource::read_document(path, format).map_err(|source| StartError::Config {
+        path: path.to_owned(),
+        source,
+    })?;
+    schema
+        .validate(&doc)
+        .map_err(|violations| StartError::Invalid {
+            path: path.to_owned(),
+            violations,
+        })?;
+    Ok(doc)
 }
 
 /// Warns when the current version breaks the schema in force (at startup, and after SIGHUP

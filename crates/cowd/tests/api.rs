@@ -486,12 +486,7 @@ fn diffs_are_json_patches_that_turn_a_into_b() {
         }
     }
     // `to` defaults to the current version.
-    let patch: json_patch::Patch = client()
-        .get(server.url("/v1/config/diff?from=1"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let patch: json_patch::Patch = get_json(&server.url("/v1/config/diff?from=1"));
     let mut patched = docs[0].clone();
     json_patch::patch(&mut patched, &patch).unwrap();
     assert_eq!(patched, docs[4]);

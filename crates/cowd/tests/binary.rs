@@ -309,12 +309,7 @@ fn file_mode_reloads_in_place_writes_renames_and_sighup() {
         "an unchanged file publishes nothing"
     );
 
-    let history: Value = client()
-        .get(daemon.url("/v1/history"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let history: Value = get_json(&daemon.url("/v1/history"));
     assert!(
         history["versions"]
             .as_array()
@@ -407,12 +402,7 @@ fn file_mode_restart_picks_up_edits_made_while_down() {
     fs::write(&file, "a: 3\n").unwrap();
     let daemon = file_mode(work.path(), &file, &[]);
     assert_eq!(get_config(&daemon.url("")), (3, json!({"a": 3})));
-    let history: Value = client()
-        .get(daemon.url("/v1/history"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let history: Value = get_json(&daemon.url("/v1/history"));
     assert_eq!(history["versions"].as_array().unwrap().len(), 3);
 }
 

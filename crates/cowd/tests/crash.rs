@@ -72,12 +72,7 @@ fn verify(daemon: &Daemon, ledger: &mut Ledger, round: usize) {
         assert_eq!(&content, expected, "round {round}: version {v} changed");
     }
     // The history is gap-free and ends at the current version.
-    let history: Value = client()
-        .get(format!("{base}/v1/history"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let history: Value = get_json(&format!("{base}/v1/history"));
     let versions: Vec<u64> = history["versions"]
         .as_array()
         .unwrap()

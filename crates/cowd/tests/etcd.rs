@@ -253,12 +253,7 @@ fn without_etcd_nodes_serve_their_last_version_report_staleness_and_catch_up_aft
         assert_eq!(metric(&n.url(""), "cowd_etcd_up"), Some(0.0));
         assert_eq!(metric(&n.url(""), "cowd_etcd_stale"), Some(1.0));
         assert_eq!(metric(&n.url(""), "cowd_ready"), Some(0.0));
-        let body: Value = client()
-            .get(n.url("/readyz"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let body: Value = get_json(&n.url("/readyz"));
         assert!(body["error"].as_str().unwrap().contains("etcd"), "{body}");
     }
     let r = put_json(&a.url(""), &json!({"while": "down"}));

@@ -184,12 +184,7 @@ fn a_follower_is_not_ready_before_its_first_sync_and_survives_the_leader_restart
     let r = client().get(follower.url("/v1/config")).send().unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.json::<Value>().unwrap()["code"], "not_synced");
-    let readyz: Value = client()
-        .get(follower.url("/readyz"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let readyz: Value = get_json(&follower.url("/readyz"));
     assert!(
         readyz["error"].as_str().unwrap().contains(&leader_url),
         "{readyz}"
@@ -345,12 +340,7 @@ fn a_follower_with_a_data_dir_restarts_serving_its_last_version_while_the_leader
         written.push(v);
     }
     let history = |node: &Daemon| -> Vec<u64> {
-        let body: Value = client()
-            .get(node.url("/v1/history"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let body: Value = get_json(&node.url("/v1/history"));
         let mut versions: Vec<u64> = body["versions"]
             .as_array()
             .unwrap_or_else(|| panic!("{body}"))
@@ -370,12 +360,7 @@ fn a_follower_with_a_data_dir_restarts_serving_its_last_version_while_the_leader
     let last = *written.last().unwrap();
     assert_eq!(get_config(&follower.url("")), (last, json!({"i": 2})));
     assert_eq!(history(&follower), before);
-    let readyz: Value = client()
-        .get(follower.url("/readyz"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let readyz: Value = get_json(&follower.url("/readyz"));
     assert!(
         readyz["error"].as_str().unwrap().contains(&format!(
             "serving version {last} restored from the data dir"

@@ -215,6 +215,11 @@ impl Drop for InProcess {
     }
 }
 
+/// `GET url` → its JSON body (any status).
+pub fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
+    client().get(url).send().unwrap().json().unwrap()
+}
+
 /// `GET {base}/v1/config` → (version, document).
 pub fn get_config(base: &str) -> (u64, Value) {
     let response = client().get(format!("{base}/v1/config")).send().unwrap();
