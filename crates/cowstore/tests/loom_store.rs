@@ -210,7 +210,7 @@ fn fallback_load_races_with_store() {
                 let b = store.load();
                 let c = store.load();
                 for guard in [&a, &b, &c] {
-                    assert_eq!(guard.read(), Guard::version(&guard));
+                    assert_eq!(guard.read(), Guard::version(guard));
                 }
                 assert!(
                     Guard::version(&a) <= Guard::version(&c),
@@ -270,10 +270,10 @@ fn cached_reader_races_with_store() {
             let store = Arc::clone(&store);
             thread::spawn(move || {
                 let mut reader = store.reader();
-                let first = Snapshot::version(&reader.load());
+                let first = Snapshot::version(reader.load());
                 let snapshot = reader.load();
-                assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
-                assert!(Snapshot::version(&snapshot) >= first);
+                assert_eq!(snapshot.read(), Snapshot::version(snapshot));
+                assert!(Snapshot::version(snapshot) >= first);
             })
         };
         store.store(Tracked::new(2, &drops)).unwrap();
