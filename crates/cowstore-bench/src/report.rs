@@ -19,7 +19,7 @@ pub(crate) struct Config {
     pub(crate) duration_ms: u64,
     /// Unmeasured warm-up per cell, ms.
     pub(crate) warmup_ms: u64,
-    /// Runs per cell (the one least disturbed by other processes is kept).
+    /// Runs per cell (of the rounds about as quiet as the quietest, the fastest is kept).
     pub(crate) rounds: usize,
     /// Before each group of cells the run waited for other processes to use less than this
     /// share of the CPU (0 = never waited).
@@ -334,7 +334,7 @@ pub(crate) fn markdown(report: &Report, svgs: &[(String, String)]) -> String {
         c.warmup_ms,
         if c.rounds > 1 {
             format!(
-                ", {} rounds per cell, the one least disturbed by other processes kept",
+                ", {} rounds per cell; kept: the fastest of the rounds in which other processes used at most 5 points more CPU than in the quietest",
                 c.rounds
             )
         } else {

@@ -136,7 +136,7 @@ struct ThreadResult {
 }
 
 /// What one cell measured (all threads together).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Measured {
     /// Reads completed in the measured phase.
     pub(crate) reads: u64,
