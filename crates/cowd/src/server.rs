@@ -54,7 +54,8 @@ pub struct ServeConfig {
     /// `--io-threads`: single-threaded accept/serve runtimes sharing the port with
     /// `SO_REUSEPORT` (used by [`run`]); 0 serves on the caller's runtime.
     pub io_threads: usize,
-    /// `cowd follow --leader URL`: serve a read-only copy of another cowd (no data dir).
+    /// `cowd follow --leader URL`: serve a read-only copy of another cowd (a data dir only
+    /// with [`FollowConfig::data_dir`], not `data_dir` above).
     pub follow: Option<FollowConfig>,
     /// `--etcd-endpoints`/`--etcd-key`: etcd is the source of truth (no data dir);
     /// `config_file` seeds the key if it does not exist.
@@ -168,8 +169,10 @@ pub struct Instance {
 
 impl Instance {
     /// Locks and recovers the data dir, seeds it if empty, loads the schema and (in file mode)
-    /// reloads the file once. Blocking. A follower or an etcd node uses no data dir: it starts
-    /// with no version and gets them in the background once [served](Self::serve).
+    /// reloads the file once. Blocking. An etcd node uses no data dir, nor does a follower
+    /// without [`FollowConfig::data_dir`]: it starts with no version and gets them in the
+    /// background once [served](Self::serve). A follower with one starts from the versions
+    /// journaled there.
     pub fn open(config: &ServeConfig) -> Result<Self, StartError> {
         if config.follow.is_some() || config.etcd.is_some() {
             return Self::open_replica(config);
