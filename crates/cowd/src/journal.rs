@@ -237,24 +237,36 @@ impl Stop {
     }
 }
 
-/// A frame whose header is plausible and whose checksum matches, starting at `offset`.
-fn intact_frame_at(bytes: &[u8], offset: usize) -> bool {
-    let Some(header) = bytes.get(offset..offset + FRAME_HEADER) else {
-        return false;
-    };
-    let len_bytes: [u8; 4] = header[..4].try_into().expect("4 bytes");
-    let len = u32::from_le_bytes(len_bytes) as usize;
-    let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
-    if len == 0 || len > MAX_PAYLOAD {
-        return false;
+/// The payload of the frame that starts `rest`, if its header is plausible, the frame is
+/// complete and its checksum matches; otherwise what is wrong with it (a frame torn by a crash
+/// fails here).
+fn checked_payload(rest: &[u8]) -> Result<&[u8], String> {
+    if rest.len() < FRAME_HEADER {
+        return Err("incomplete frame header".to_owned());
     }
-    let Some(payload) = bytes.get(offset + FRAME_HEADER..offset + FRAME_HEADER + len) else {
-        return false;
+    let len_bytes: [u8; 4] = rest[..4].try_into().expect("4 bytes");
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+    if len == 0 || len > MAX_PAYLOAD {
+        return Err(format!("implausible frame length {len}"));
+    }
+    let Some(payload) = rest.get(FRAME_HEADER..FRAME_HEADER + len) else {
+        return Err("incomplete frame".to_owned());
     };
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&len_bytes);
     hasher.update(payload);
-    hasher.finalize() == crc
+    if hasher.finalize() != crc {
+        return Err("checksum mismatch in the frame".to_owned());
+    }
+    Ok(payload)
+}
+
+/// Whether an intact frame starts at `offset`.
+fn intact_frame_at(bytes: &[u8], offset: usize) -> bool {
+    bytes
+        .get(offset..)
+        .is_some_and(|rest| checked_payload(rest).is_ok())
 }
 
 /// The first intact frame after a damaged one at `damaged`, if any. An append torn by a crash
@@ -282,32 +294,10 @@ fn scan(bytes: &[u8], mut on_record: impl FnMut(VersionRecord)) -> Scan {
         if offset == bytes.len() {
             break None;
         }
-        let rest = &bytes[offset..];
-        if rest.len() < FRAME_HEADER {
-            break Some(Stop::torn(format!(
-                "incomplete frame header at byte {offset}"
-            )));
-        }
-        let len_bytes: [u8; 4] = rest[..4].try_into().expect("4 bytes");
-        let len = u32::from_le_bytes(len_bytes) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        if len == 0 || len > MAX_PAYLOAD {
-            break Some(Stop::torn(format!(
-                "implausible frame length {len} at byte {offset}"
-            )));
-        }
-        if rest.len() < FRAME_HEADER + len {
-            break Some(Stop::torn(format!("incomplete frame at byte {offset}")));
-        }
-        let payload = &rest[FRAME_HEADER..FRAME_HEADER + len];
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&len_bytes);
-        hasher.update(payload);
-        if hasher.finalize() != crc {
-            break Some(Stop::torn(format!(
-                "checksum mismatch in the frame at byte {offset}"
-            )));
-        }
+        let payload = match checked_payload(&bytes[offset..]) {
+            Ok(payload) => payload,
+            Err(fault) => break Some(Stop::torn(format!("{fault} at byte {offset}"))),
+        };
         let parsed: Payload<'_> = match serde_json::from_slice(payload) {
             Ok(p) => p,
             Err(e) => {
@@ -329,7 +319,7 @@ fn scan(bytes: &[u8], mut on_record: impl FnMut(VersionRecord)) -> Scan {
             parsed.o,
             Bytes::copy_from_slice(parsed.c.get().as_bytes()),
         ));
-        let end = offset + FRAME_HEADER + len;
+        let end = offset + FRAME_HEADER + payload.len();
         frames.push(Frame {
             start: offset,
             end,
