@@ -127,6 +127,19 @@ pub struct Committer {
     schema: Arc<SchemaSlot>,
 }
 
+/// Checks a candidate document against the schema in force; a refusal is counted in
+/// `versions` (`cowd_config_reload_failures_total`). Every backend that accepts writes runs it.
+pub(crate) fn check_candidate(
+    schema: &SchemaSlot,
+    versions: &Versions,
+    doc: &Value,
+) -> Result<(), WriteError> {
+    schema.validate(doc).map_err(|violations| {
+        versions.count_reload_failure();
+        WriteError::Invalid { violations }
+    })
+}
+
 impl Committer {
     /// A committer publishing into `versions` after appending to `journal`.
     pub fn new(journal: Journal, versions: Arc<Versions>, schema: Arc<SchemaSlot>) -> Self {
@@ -144,10 +157,7 @@ impl Committer {
 
     /// Checks `doc` against the schema (if any); counts a failure.
     pub fn validate(&self, doc: &Value) -> Result<(), WriteError> {
-        self.schema.validate(doc).map_err(|violations| {
-            self.versions.count_reload_failure();
-            WriteError::Invalid { violations }
-        })
+        check_candidate(&self.schema, &self.versions, doc)
     }
 
     /// Validates `change`, and unless it is refused (or unchanged while `publish_unchanged` is

@@ -38,7 +38,7 @@ use etcd_client::{
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::backend::{Backend, BoxFuture, Change, WriteError};
+use crate::backend::{Backend, BoxFuture, Change, WriteError, check_candidate};
 use crate::http::metrics::{counter, gauge};
 use crate::record::{Origin, VersionRecord};
 use crate::schema::SchemaSlot;
@@ -372,12 +372,11 @@ impl Shared {
                 }
                 Ok(Err(error)) => {
                     let sent = !not_sent(&error);
-                    last = with_hint(format!("{what} at {endpoint}: {error}"));
+                    let detail = with_hint(format!("{endpoint}: {error}"));
                     if sent && !idempotent {
-                        return Err(Failure::Unknown(
-                            self.failed(what, with_hint(format!("{endpoint}: {error}"))),
-                        ));
+                        return Err(Failure::Unknown(self.failed(what, detail)));
                     }
+                    last = format!("{what} at {detail}");
                 }
                 Err(_) => {
                     last = format!("{what} at {endpoint}: no answer within {timeout:?}");
@@ -658,10 +657,7 @@ impl Backend for EtcdBackend {
 impl EtcdBackend {
     async fn write_txn(&self, change: Change) -> Result<Current, WriteError> {
         let shared = &self.shared;
-        if let Err(violations) = shared.schema.validate(&change.doc) {
-            shared.versions.count_reload_failure();
-            return Err(WriteError::Invalid { violations });
-        }
+        check_candidate(&shared.schema, &shared.versions, &change.doc)?;
         let body = serde_json::to_vec(&change.doc).expect("a Value always serializes");
         let key = shared.config.key.as_str();
         let mut txn = Txn::new();
