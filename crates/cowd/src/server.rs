@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use crate::backend::{Backend, Committer, EmbeddedBackend, FileBackend};
 use crate::config_format::Format;
 use crate::etcd::{EtcdConfig, EtcdSource};
-use crate::follower::{Follow, FollowConfig, Restored};
+use crate::follower::{Follow, FollowConfig};
 use crate::http::auth::Auth;
 use crate::journal::{DataDirLock, Journal, JournalError, sync_dir};
 use crate::record::{Origin, VersionRecord};
@@ -260,8 +260,27 @@ impl Instance {
                     .into(),
             ));
         }
-        let mut versions = Arc::new(Versions::unsynced(config.history));
-        let mut lock = None;
+        // A follower with a data dir starts from the versions journaled there.
+        let (versions, journal, lock) = match config
+            .follow
+            .as_ref()
+            .and_then(|f| f.data_dir.as_deref())
+        {
+            Some(dir) => {
+                let lock = DataDirLock::acquire(dir)?;
+                let opened = Journal::open(dir, config.history)?;
+                let versions = match opened.records.last().map(VersionRecord::version) {
+                    Some(last) => {
+                        tracing::info!(data_dir = %dir.display(), version = last, history = opened.records.len(), "serving the versions restored from the data dir until the leader answers");
+                        Versions::new(opened.records, config.history)
+                    }
+                    None => Versions::unsynced(config.history),
+                };
+                (versions, Some(opened.journal), Some(lock))
+            }
+            None => (Versions::unsynced(config.history), None, None),
+        };
+        let versions = Arc::new(versions);
         // A follower checks nothing: its leader did.
         let schema = match &config.etcd {
             Some(_) => load_schema(config)?,
@@ -269,22 +288,7 @@ impl Instance {
         };
         let (backend, replica): (Arc<dyn Backend>, Replica) = match (&config.follow, &config.etcd) {
             (Some(follow), None) => {
-                let restored = match &follow.data_dir {
-                    Some(dir) => {
-                        lock = Some(DataDirLock::acquire(dir)?);
-                        let opened = Journal::open(dir, config.history)?;
-                        if !opened.records.is_empty() {
-                            let last = opened.records.last().map_or(0, VersionRecord::version);
-                            tracing::info!(data_dir = %dir.display(), version = last, history = opened.records.len(), "serving the versions restored from the data dir until the leader answers");
-                            versions = Arc::new(Versions::new(opened.records, config.history));
-                        }
-                        Some(Restored {
-                            journal: opened.journal,
-                        })
-                    }
-                    None => None,
-                };
-                let follow = Follow::new(follow, Arc::clone(&versions), restored)?;
+                let follow = Follow::new(follow, Arc::clone(&versions), journal)?;
                 (follow.backend.clone(), Replica::Follower(Box::new(follow)))
             }
             (None, Some(etcd)) => {

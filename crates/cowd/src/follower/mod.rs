@@ -105,14 +105,6 @@ pub struct FollowerBackend {
     status: Arc<Status>,
 }
 
-/// The versions a follower starts from: its history restored from its data dir, and the
-/// journal to append to.
-#[derive(Debug)]
-pub struct Restored {
-    /// The journal in the data dir (its lock is the caller's to hold).
-    pub journal: Journal,
-}
-
 /// A follower ready to start: its backend and the sync task to run.
 #[derive(Debug)]
 pub struct Follow {
@@ -123,12 +115,13 @@ pub struct Follow {
 
 impl Follow {
     /// Prepares following `config.leader` into `versions`: [unsynced](Versions::unsynced)
-    /// without a data dir, or holding the history read from `restored`'s journal, which
-    /// then records every version applied. Fails on an unusable URL.
+    /// without a data dir, or holding the history read from `journal` (the data dir's, whose
+    /// lock is the caller's to hold), which then records every version applied. Fails on an
+    /// unusable URL.
     pub fn new(
         config: &FollowConfig,
         versions: Arc<Versions>,
-        restored: Option<Restored>,
+        journal: Option<Journal>,
     ) -> Result<Self, cowd_client::Error> {
         let remote = Remote::new(&config.leader, config.options.request_timeout)?;
         let leader = remote.base().to_owned();
@@ -146,7 +139,7 @@ impl Follow {
         };
         let sink = VersionsSink {
             versions,
-            journal: restored.map(|r| Mutex::new(r.journal)),
+            journal: journal.map(Mutex::new),
             origin: Origin::Leader {
                 url: leader.clone(),
             },
