@@ -220,23 +220,23 @@ fn token_file_enables_writes_and_a_second_server_cannot_share_the_data_dir() {
     assert_eq!(put(&daemon.url(""), r#"{"ok": true}"#).status(), 200);
     assert_eq!(current_version(&daemon.url("")), 2);
 
-    let output = Command::new(cowd_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = cowd_fails(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
     assert!(stderr.contains("in use by another cowd"), "{stderr}");
 
     // Nor can a second server take the same port (SO_REUSEPORT must not share it).
-    let output = Command::new(cowd_bin())
-        .args(["serve", "--listen", &daemon.addr.to_string(), "--data-dir"])
-        .arg(work.path().join("other-data"))
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = cowd_fails(&[
+        "serve",
+        "--listen",
+        &daemon.addr.to_string(),
+        "--data-dir",
+        work.path().join("other-data").to_str().unwrap(),
+    ]);
     assert!(stderr.contains("cannot listen on"), "{stderr}");
 }
 
@@ -245,15 +245,15 @@ fn an_unusable_seed_file_stops_startup_with_its_position() {
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("app.toml");
     fs::write(&file, "a = 1\nb = [1,\n").unwrap();
-    let output = Command::new(cowd_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(work.path().join("data"))
-        .arg("--config")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = cowd_fails(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        work.path().join("data").to_str().unwrap(),
+        "--config",
+        file.to_str().unwrap(),
+    ]);
     assert!(
         stderr.contains("TOML parse error at line 2, column 8"),
         "{stderr}"
@@ -450,14 +450,13 @@ fn a_journal_damaged_before_its_end_stops_startup_and_is_left_untouched() {
     image[second + 8 + 3] ^= 0x20;
     fs::write(&journal, &image).unwrap();
 
-    let output = Command::new(cowd_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("COWD_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = cowd_fails(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
     assert!(
         stderr.contains(&format!("is damaged at byte {second}"))
             && stderr.contains("intact record follows")

@@ -497,38 +497,31 @@ fn over_tls_a_node_needs_the_ca_and_a_client_certificate_and_says_which_is_missi
     // Unusable TLS options stop startup with a clear error.
     let not_pem = work.path().join("not.pem");
     std::fs::write(&not_pem, "hello").unwrap();
-    let output = std::process::Command::new(cowd_bin())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--etcd-endpoints",
-            &endpoints,
-        ])
-        .args([
-            "--etcd-key",
-            KEY,
-            "--etcd-ca-cert",
-            not_pem.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = cowd_fails(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--etcd-endpoints",
+        &endpoints,
+        "--etcd-key",
+        KEY,
+        "--etcd-ca-cert",
+        not_pem.to_str().unwrap(),
+    ]);
     assert!(
         stderr.contains("holds no PEM `CERTIFICATE-----` block"),
         "{stderr}"
     );
-    let output = std::process::Command::new(cowd_bin())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args([
-            "--etcd-endpoints",
-            &endpoints.replace("https://", "http://"),
-        ])
-        .args(["--etcd-key", KEY, "--etcd-ca-cert", ca])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = cowd_fails(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--etcd-endpoints",
+        &endpoints.replace("https://", "http://"),
+        "--etcd-key",
+        KEY,
+        "--etcd-ca-cert",
+        ca,
+    ]);
     assert!(stderr.contains("names none; use https:// URLs"), "{stderr}");
 }

@@ -377,16 +377,14 @@ fn a_follower_with_a_data_dir_restarts_serving_its_last_version_while_the_leader
     let after = header_u64(&r, "x-config-version");
     assert_eq!(wait_version(&follower, after), json!({"i": "after"}));
     // A second follower cannot share the data dir.
-    let output = std::process::Command::new(cowd_bin())
-        .args(["follow", "--leader", &leader_url, "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(&follower_data)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("in use by another cowd"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = cowd_fails(&[
+        "follow",
+        "--leader",
+        &leader_url,
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        follower_data.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("in use by another cowd"), "{stderr}");
 }

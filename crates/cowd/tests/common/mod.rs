@@ -215,6 +215,17 @@ impl Drop for InProcess {
     }
 }
 
+/// Runs `cowd ARGS…` to completion, which must fail (before serving); returns its stderr.
+pub fn cowd_fails(args: &[&str]) -> String {
+    let output = Command::new(cowd_bin()).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success(),
+        "cowd {args:?} succeeded: {stderr}"
+    );
+    stderr
+}
+
 /// `GET url` → its JSON body (any status).
 pub fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
     client().get(url).send().unwrap().json().unwrap()
