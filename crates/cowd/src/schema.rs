@@ -177,14 +177,9 @@ pub struct SchemaSlot {
 impl SchemaSlot {
     /// No schema: every document is accepted, and reloading does nothing.
     pub fn none() -> Self {
-        Self::fixed(None)
-    }
-
-    /// A schema that reloading leaves as it is (not from a file).
-    pub fn fixed(schema: Option<Schema>) -> Self {
         Self {
             path: None,
-            current: cowstore::Store::new(schema),
+            current: cowstore::Store::new(None),
         }
     }
 
@@ -200,11 +195,6 @@ impl SchemaSlot {
     /// The schema file, if the schema came from one.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
-    }
-
-    /// The schema in force now (`None`: documents are not checked).
-    pub fn current(&self) -> cowstore::Snapshot<Option<Schema>> {
-        self.current.snapshot()
     }
 
     /// Checks `doc` against the schema in force (always `Ok` without one).
