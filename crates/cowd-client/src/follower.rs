@@ -112,7 +112,8 @@ where
     }
 
     /// Replaces the synchronization options (long-poll length, timeouts, backoff, staleness,
-    /// delta sync).
+    /// delta sync, and [`backfill`](SyncOptions::backfill) for a store whose
+    /// [queue subscribers](cowstore::Store::subscribe_queue) want every version of a burst).
     ///
     /// ```
     /// let mut options = cowd_client::SyncOptions::default();

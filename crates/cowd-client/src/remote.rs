@@ -1,5 +1,6 @@
-//! [`Remote`]: the HTTP side of a follower — `GET /v1/config` (conditional), the long-poll
-//! `GET /v1/config/watch` and `GET /v1/config/diff`, over a pooled HTTP/1.1 connection.
+//! [`Remote`]: the HTTP side of a follower — `GET /v1/config` (conditional, or of one version),
+//! the long-poll `GET /v1/config/watch`, `GET /v1/config/diff` and `GET /v1/history`, over a
+//! pooled HTTP/1.1 connection.
 
 use std::time::Duration;
 
@@ -183,6 +184,62 @@ impl Remote {
             StatusCode::NOT_MODIFIED => Ok(GetOutcome::NotModified(version_info(&url, &headers)?)),
             _ => Err(status_error(url, status, &body)),
         }
+    }
+
+    /// `GET /v1/config?version=N`: that version's document, or `None` when it is not in the
+    /// server's history (404: pruned, or never a version there).
+    pub async fn get_version(&self, version: u64) -> Result<Option<Fetched>, Error> {
+        let path = format!("/v1/config?version={version}");
+        let (status, headers, body, url) = self.request(&path, &[], self.request_timeout).await?;
+        match status {
+            StatusCode::OK => {
+                let fetched = fetched(&url, &headers, body)?;
+                if fetched.info.version != version {
+                    return Err(Error::Malformed {
+                        url,
+                        reason: format!(
+                            "asked for version {version}, got version {}",
+                            fetched.info.version
+                        ),
+                    });
+                }
+                Ok(Some(fetched))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(status_error(url, status, &body)),
+        }
+    }
+
+    /// `GET /v1/history?after=N&limit=L`: the numbers of the (at most `limit` newest) versions
+    /// after `after` that the server's history holds, oldest first.
+    pub async fn versions_after(&self, after: u64, limit: u64) -> Result<Vec<u64>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Listing {
+            versions: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            version: u64,
+        }
+        let path = format!("/v1/history?after={after}&limit={limit}");
+        let (status, _headers, body, url) = self.request(&path, &[], self.request_timeout).await?;
+        if status != StatusCode::OK {
+            return Err(status_error(url, status, &body));
+        }
+        let listing: Listing = serde_json::from_slice(&body).map_err(|e| Error::Malformed {
+            url,
+            reason: format!("the history is not a cowd history listing: {e}"),
+        })?;
+        let mut versions: Vec<u64> = listing
+            .versions
+            .into_iter()
+            .map(|e| e.version)
+            // A server that ignores `after` lists older versions too.
+            .filter(|&v| v > after)
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        Ok(versions)
     }
 
     /// `GET /v1/config/watch?after=N&timeout_ms=T[&body=false]`.

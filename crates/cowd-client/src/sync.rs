@@ -13,7 +13,11 @@
 //!    SHA-256 against the leader's `X-Config-Sha256` for version B. Any mismatch, a missing
 //!    hash, a version gone from the leader's history or a patch that does not apply falls back
 //!    to a full conditional `GET` (counted as a fallback).
-//! 3. On a transport error it backs off exponentially with jitter, keeps the last version and
+//! 3. With [`SyncOptions::backfill`], before applying a version that skips some (a burst
+//!    published faster than the follower syncs), it lists the leader's versions in between
+//!    (`GET /v1/history?after=<version>`) and applies each (`GET /v1/config?version=N`,
+//!    hash-checked), oldest first.
+//! 4. On a transport error it backs off exponentially with jitter, keeps the last version and
 //!    reports itself disconnected and stale.
 //!
 //! The sink receives only versions that are newer than the last one it accepted and whose bytes
@@ -59,6 +63,16 @@ pub struct SyncOptions {
     pub delta_max_versions: u64,
     /// Fetch a diff only for documents of at least this many bytes. Default 1024.
     pub delta_min_size: usize,
+    /// Fetch up to this many versions that the sink would otherwise never see, one by one,
+    /// oldest first. A long-poll answers with the leader's newest version only, so when the
+    /// leader publishes faster than the follower syncs (a burst, a slow or paused follower, a
+    /// reconnection) the versions in between are skipped. With `backfill` > 0 the syncer asks
+    /// the leader which versions it holds between the last one applied and the newest
+    /// (`GET /v1/history?after=`), fetches the newest `backfill` of them
+    /// (`GET /v1/config?version=`, hash-checked) and hands each to the sink before the newest:
+    /// a sink that keeps a history gets the leader's. Default 0: only the newest version
+    /// matters (a [`Follower`](crate::Follower)'s store serves the latest value).
+    pub backfill: u64,
 }
 
 impl Default for SyncOptions {
@@ -72,6 +86,7 @@ impl Default for SyncOptions {
             delta: true,
             delta_max_versions: 32,
             delta_min_size: 1024,
+            backfill: 0,
         }
     }
 }
@@ -159,6 +174,8 @@ pub struct SyncStats {
     pub errors: u64,
     /// Versions the sink refused.
     pub refused: u64,
+    /// Versions fetched one by one to fill a gap before a newer one ([`SyncOptions::backfill`]).
+    pub backfilled: u64,
     /// The last error, cleared by the next success.
     pub last_error: Option<String>,
     /// Whether the version served came from the cache file rather than the leader.
@@ -181,6 +198,7 @@ struct StatusInner {
     not_modified: u64,
     errors: u64,
     refused: u64,
+    backfilled: u64,
     last_error: Option<String>,
     from_cache: bool,
 }
@@ -258,6 +276,7 @@ impl Status {
             not_modified: s.not_modified,
             errors: s.errors,
             refused: s.refused,
+            backfilled: s.backfilled,
             last_error: s.last_error.clone(),
             from_cache: s.from_cache,
         }
@@ -489,13 +508,18 @@ impl<S: Sink> Syncer<S> {
                 self.status.contact(&info);
                 self.check_not_behind(&info)
             }
-            WatchOutcome::Document(fetched) => self.apply_full(fetched),
+            WatchOutcome::Document(fetched) => {
+                self.backfill(fetched.info.version).await?;
+                self.apply_full(fetched)
+            }
             WatchOutcome::Announced(info) => {
                 self.status.contact(&info);
                 self.check_not_behind(&info)?;
                 if info.version <= self.cursor {
                     return Ok(());
                 }
+                self.backfill(info.version).await?;
+                let base = self.base.as_ref().expect("backfill keeps the base");
                 let behind = info.version - base.version;
                 if behind <= self.options.delta_max_versions {
                     match self.delta(&info).await {
@@ -527,13 +551,46 @@ impl<S: Sink> Syncer<S> {
     async fn full(&mut self) -> Result<(), Error> {
         let have = self.base.as_ref().map(|b| b.version);
         match self.remote.get(have).await? {
-            GetOutcome::Document(fetched) => self.apply_full(fetched),
+            GetOutcome::Document(fetched) => {
+                self.backfill(fetched.info.version).await?;
+                self.apply_full(fetched)
+            }
             GetOutcome::NotModified(info) => {
                 self.status.count(|s| s.not_modified += 1);
                 self.status.contact(&info);
                 Ok(())
             }
         }
+    }
+
+    /// Hands the sink the versions the leader holds between the last one applied and `next`
+    /// (the newest [`SyncOptions::backfill`] of them), each fetched whole and hash-checked.
+    /// Nothing to do without a base (a first sync starts at the leader's current version) or
+    /// without a gap. A version that left the leader's history meanwhile is skipped.
+    async fn backfill(&mut self, next: u64) -> Result<(), Error> {
+        let Some(base) = &self.base else {
+            return Ok(());
+        };
+        if self.options.backfill == 0 || next <= base.version.saturating_add(1) {
+            return Ok(());
+        }
+        // `next` itself is listed too (and any newer version): ask for one more.
+        let listed = self
+            .remote
+            .versions_after(base.version, self.options.backfill.saturating_add(1))
+            .await?;
+        let missing: Vec<u64> = listed.into_iter().filter(|&v| v < next).collect();
+        let skip = missing
+            .len()
+            .saturating_sub(usize::try_from(self.options.backfill).unwrap_or(usize::MAX));
+        for &version in &missing[skip..] {
+            let Some(fetched) = self.remote.get_version(version).await? else {
+                continue;
+            };
+            self.apply_full(fetched)?;
+            self.status.count(|s| s.backfilled += 1);
+        }
+        Ok(())
     }
 
     fn apply_full(&mut self, fetched: Fetched) -> Result<(), Error> {

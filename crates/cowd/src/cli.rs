@@ -250,6 +250,12 @@ pub struct FollowArgs {
     #[arg(long, value_name = "SIZE", default_value = "1KiB", value_parser = parse_size)]
     pub delta_min_size: usize,
 
+    /// When the leader published several versions since the last sync (a burst, a pause, a
+    /// reconnection), fetch up to this many of the skipped ones, oldest first, so this
+    /// follower's history has the leader's versions. 0: apply only the newest.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub backfill: u64,
+
     /// Longest accepted long-poll timeout from this follower's own clients.
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = humantime::parse_duration)]
     pub max_watch_timeout: Duration,
@@ -287,6 +293,7 @@ impl FollowArgs {
         options.backoff_max = self.max_backoff;
         options.delta = !self.no_delta;
         options.delta_min_size = self.delta_min_size;
+        options.backfill = self.backfill;
         ServeConfig {
             listen: self.listen,
             history: usize::try_from(self.history).unwrap_or(usize::MAX),

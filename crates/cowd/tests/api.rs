@@ -113,6 +113,29 @@ fn writes_create_versions_and_old_versions_stay_readable() {
             .unwrap(),
     );
     assert_eq!(limited["versions"].as_array().unwrap().len(), 2);
+    let listed = |query: &str| -> Vec<u64> {
+        let body = json_of(
+            client()
+                .get(server.url(&format!("/v1/history?{query}")))
+                .send()
+                .unwrap(),
+        );
+        body["versions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|e| e["version"].as_u64().unwrap())
+            .collect()
+    };
+    // `after` (what a follower filling a gap asks for) keeps only newer versions.
+    assert_eq!(listed("after=2"), [4, 3]);
+    assert_eq!(listed("after=1&limit=1"), [4]);
+    assert_eq!(listed("after=4"), Vec::<u64>::new());
+    let bad = client()
+        .get(server.url("/v1/history?after=two"))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
+use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 /// Fast retries and a short staleness threshold so the tests see state changes quickly.
@@ -387,4 +388,79 @@ fn a_follower_with_a_data_dir_restarts_serving_its_last_version_while_the_leader
         follower_data.to_str().unwrap(),
     ]);
     assert!(stderr.contains("in use by another cowd"), "{stderr}");
+}
+
+/// A long-poll answers with the leader's newest version only, so a burst published while a
+/// follower could not keep up used to reach it as its last version alone: the versions in
+/// between were missing from its history, `?version=N` and diffs. With backfill (the default)
+/// the follower fetches them; `--backfill 0` keeps the old behaviour, which shows the gap.
+#[test]
+fn a_burst_published_while_a_follower_was_paused_reaches_its_history_version_by_version() {
+    let work = tempfile::tempdir().unwrap();
+    let leader = start_leader(work.path());
+    let leader_url = leader.url("");
+    let mut newest_only_args = FOLLOW_ARGS.to_vec();
+    newest_only_args.extend_from_slice(&["--backfill", "0"]);
+    let every = Daemon::follow(&work.path().join("every"), &leader_url, FOLLOW_ARGS);
+    let newest_only = Daemon::follow(&work.path().join("newest"), &leader_url, &newest_only_args);
+    let followers = [&every, &newest_only];
+
+    let r = put_with_token(&leader_url, &json!({"burst": "before"}));
+    let before = header_u64(&r, "x-config-version");
+    for follower in followers {
+        wait_version(follower, before);
+    }
+    // Paused (a real SIGSTOP) while the leader publishes five versions.
+    for follower in followers {
+        follower.signal(Signal::SIGSTOP);
+    }
+    let burst: Vec<u64> = (0..5)
+        .map(|i| {
+            header_u64(
+                &put_with_token(&leader_url, &json!({"burst": i})),
+                "x-config-version",
+            )
+        })
+        .collect();
+    for follower in followers {
+        follower.signal(Signal::SIGCONT);
+    }
+    let newest = *burst.last().unwrap();
+    for follower in followers {
+        wait_version(follower, newest);
+    }
+
+    let version_on = |node: &Daemon, v: u64| {
+        let r = client()
+            .get(node.url(&format!("/v1/config?version={v}")))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.bytes().unwrap())
+    };
+    for &v in &burst {
+        let (status, bytes) = version_on(&leader, v);
+        assert_eq!(status, 200);
+        assert_eq!(
+            version_on(&every, v),
+            (200, bytes),
+            "version {v} of the burst, as the leader has it"
+        );
+    }
+    // The paused follower's pending long-poll brought the burst's first version; the next one
+    // announced the newest, and the (three or four) versions in between were fetched one by one.
+    let backfilled = metric_of(&every, "cowd_follower_backfilled_total");
+    assert!((3.0..=4.0).contains(&backfilled), "{backfilled}");
+
+    let skipped = burst
+        .iter()
+        .filter(|&&v| version_on(&newest_only, v).0 == 404)
+        .count();
+    assert!(
+        (3..=4).contains(&skipped),
+        "without backfill the follower skips the versions in between: {skipped} missing"
+    );
+    assert_eq!(
+        metric_of(&newest_only, "cowd_follower_backfilled_total"),
+        0.0
+    );
 }

@@ -7,6 +7,11 @@
 //! read endpoint (GET, `?version`, watch, SSE, history since start, diff, dashboard) works
 //! unchanged. Writes are refused with 409 naming the leader ([`FollowerBackend`]).
 //!
+//! A long-poll answers with the leader's newest version only; when the leader published
+//! several since the last sync, the syncer first fetches the ones in between (up to
+//! `--backfill`, default 100), so the follower's history holds the leader's versions rather
+//! than every few.
+//!
 //! Without a data dir a follower's history starts empty at each start, and `GET /v1/config`
 //! answers 503 until the first sync. With one (`--data-dir`), every applied version is
 //! journaled (fsynced) before it is served, exactly as on a leader; a restart serves the last
@@ -295,7 +300,7 @@ impl Backend for FollowerBackend {
             "# HELP cowd_follower_syncs_total Versions applied, by how they arrived.\n# TYPE cowd_follower_syncs_total counter\ncowd_follower_syncs_total{{via=\"full\"}} {}\ncowd_follower_syncs_total{{via=\"delta\"}} {}",
             s.full_syncs, s.delta_syncs
         );
-        let counters: [(&str, &str, u64); 4] = [
+        let counters: [(&str, &str, u64); 5] = [
             (
                 "cowd_follower_delta_fallbacks_total",
                 "Diffs not used (larger than the document, unavailable, or failed verification): the document was fetched instead.",
@@ -315,6 +320,11 @@ impl Backend for FollowerBackend {
                 "cowd_follower_refused_total",
                 "Versions the leader sent that were not published.",
                 s.refused,
+            ),
+            (
+                "cowd_follower_backfilled_total",
+                "Versions fetched one by one because a burst on the leader skipped them (--backfill).",
+                s.backfilled,
             ),
         ];
         for (name, help, value) in counters {

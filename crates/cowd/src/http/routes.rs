@@ -304,6 +304,8 @@ pub async fn rollback(
 pub struct HistoryQuery {
     /// Return at most this many versions (newest first).
     pub limit: Option<usize>,
+    /// Return only versions newer than this one (a follower filling a gap asks for those).
+    pub after: Option<u64>,
 }
 
 /// One history entry as JSON.
@@ -324,15 +326,22 @@ pub(crate) fn history_entry(record: &VersionRecord) -> Value {
     entry
 }
 
-/// `GET /v1/history[?limit=N]`: versions newest first, with timestamp, origin and size.
+/// `GET /v1/history[?after=N][&limit=N]`: versions (newer than `after`) newest first, with
+/// timestamp, origin and size.
 pub async fn history(
     State(state): State<AppState>,
     query_string: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let limit = query(query_string)?.limit.unwrap_or(usize::MAX);
+    let q = query(query_string)?;
+    let (limit, after) = (q.limit.unwrap_or(usize::MAX), q.after.unwrap_or(0));
     let versions = state.versions();
     let all = versions.history();
-    let entries: Vec<Value> = all.iter().take(limit).map(|r| history_entry(r)).collect();
+    let entries: Vec<Value> = all
+        .iter()
+        .take_while(|r| r.version() > after)
+        .take(limit)
+        .map(|r| history_entry(r))
+        .collect();
     Ok(axum::Json(json!({
         "current": versions.current().version(),
         "oldest": versions.oldest(),
