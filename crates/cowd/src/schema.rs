@@ -145,7 +145,7 @@ impl Schema {
 
 /// The schema in force, which SIGHUP can replace (`--schema FILE` is re-read).
 ///
-/// Every candidate document is checked against [`current`](Self::current); the schema itself is
+/// Every candidate document is checked against it ([`validate`](Self::validate)). The schema is
 /// read-mostly shared state, so it sits in a [`cowstore::Store`]: checks take it without a lock,
 /// and a reload publishes the new one with one swap (a check already running finishes with the
 /// schema it started with).

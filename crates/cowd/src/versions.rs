@@ -219,6 +219,47 @@ impl Versions {
         Ok(())
     }
 
+    /// Adds `record`, a version *older* than the current one, to the history: one a node
+    /// learns of after a newer one (an etcd node reading the key's earlier revisions back).
+    /// Subscribers are not told (it is not news). Returns `false`, adding nothing, when the
+    /// record is not older than the current version, is already there, or is older than
+    /// every version of a full history.
+    ///
+    /// ```
+    /// use cowd::record::{Origin, VersionRecord};
+    /// use cowd::versions::Versions;
+    /// use std::sync::Arc;
+    /// use std::time::SystemTime;
+    ///
+    /// let v = |n| Arc::new(VersionRecord::from_value(n, SystemTime::now(), Origin::Api, &serde_json::json!(n)));
+    /// let versions = Versions::unsynced(3);
+    /// versions.publish(v(10)).unwrap();
+    /// assert!(versions.insert_earlier(v(7)));
+    /// assert!(versions.insert_earlier(v(4)));
+    /// assert!(!versions.insert_earlier(v(2)), "the history is full of newer versions");
+    /// assert!(!versions.insert_earlier(v(12)), "newer than the current version");
+    /// assert_eq!(versions.get(7).unwrap().version(), 7);
+    /// assert_eq!((versions.current().version(), versions.oldest()), (10, 4));
+    /// ```
+    pub fn insert_earlier(&self, record: Current) -> bool {
+        if record.version() >= self.current().version() {
+            return false;
+        }
+        let mut history = self.history.write().unwrap_or_else(|e| e.into_inner());
+        let full_of_newer = history.len() >= self.limit
+            && history
+                .first_key_value()
+                .is_some_and(|(&oldest, _)| record.version() < oldest);
+        if full_of_newer || history.contains_key(&record.version()) {
+            return false;
+        }
+        history.insert(record.version(), record);
+        while history.len() > self.limit {
+            history.pop_first();
+        }
+        true
+    }
+
     /// Accepted new versions since the process started.
     pub fn updates_total(&self) -> u64 {
         self.updates.load(Ordering::Relaxed)

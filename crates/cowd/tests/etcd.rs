@@ -318,12 +318,21 @@ fn without_etcd_nodes_serve_their_last_version_report_staleness_and_catch_up_aft
 
 /// The `/readyz` body once it names `needle` (the node keeps retrying, so it says why).
 fn readyz_saying(node: &Daemon, needle: &str) -> String {
-    eventually(&format!("{} /readyz to say `{needle}`", node.addr), || {
-        let response = client().get(node.url("/readyz")).send().ok()?;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let response = client().get(node.url("/readyz")).send().unwrap();
         let status = response.status().as_u16();
-        let body = response.text().ok()?;
-        (status == 503 && body.contains(needle)).then_some(body)
-    })
+        let body = response.text().unwrap();
+        if status == 503 && body.contains(needle) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {} /readyz to say `{needle}`; it says {status} {body}",
+            node.addr
+        );
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -524,4 +533,76 @@ fn over_tls_a_node_needs_the_ca_and_a_client_certificate_and_says_which_is_missi
         ca,
     ]);
     assert!(stderr.contains("names none; use https:// URLs"), "{stderr}");
+}
+
+/// A node used to start with an empty history (only the versions it saw itself), so its
+/// `?version=N`, diffs, dashboard and rollback knew nothing from before its start. It now reads
+/// the key's earlier values back from etcd's revision history — as far as `--history` and
+/// etcd's compaction allow, and without values that never were valid versions.
+#[test]
+fn a_node_started_later_reads_the_keys_earlier_versions_back_from_etcd() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cluster = EtcdCluster::start(1);
+    let work = tempfile::tempdir().unwrap();
+    let a = node(work.path(), "a", &cluster, &[]);
+    wait_ready(&a, true);
+    for i in 0..3 {
+        assert_eq!(put_json(&a.url(""), &json!({"step": i})).status(), 200);
+    }
+    // Written around cowd and not JSON: never a version, on any node.
+    let garbage = cluster.put(KEY, "not json");
+    let r = put_json(&a.url(""), &json!({"step": "last"}));
+    let last = header_u64(&r, "x-config-version");
+    converge(&[&a], last);
+    let history_of = |n: &Daemon| -> Vec<u64> {
+        let body: Value = get_json(&n.url("/v1/history"));
+        let mut versions: Vec<u64> = body["versions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|v| v["version"].as_u64().unwrap())
+            .collect();
+        versions.sort_unstable();
+        versions
+    };
+    let expected = history_of(&a);
+    assert_eq!(
+        expected.len(),
+        5,
+        "the created key, three steps, the last: {expected:?}"
+    );
+    assert!(!expected.contains(&garbage));
+
+    let b = node(work.path(), "b", &cluster, &[]);
+    converge(&[&a, &b], last);
+    eventually("B to read the key's earlier versions back", || {
+        (history_of(&b) == expected).then_some(())
+    });
+    let version_on = |n: &Daemon, v: u64| {
+        let r = client()
+            .get(n.url(&format!("/v1/config?version={v}")))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.bytes().unwrap())
+    };
+    for &v in &expected {
+        assert_eq!(version_on(&b, v), version_on(&a, v), "version {v}");
+    }
+
+    // `--history 2` bounds what is read back.
+    let c = node(work.path(), "c", &cluster, &["--history", "2"]);
+    converge(&[&c], last);
+    eventually("C to read one earlier version back", || {
+        (history_of(&c) == expected[expected.len() - 2..]).then_some(())
+    });
+
+    // After a compaction etcd has only the current value: that is all a new node gets.
+    cluster.compact();
+    let d = node(work.path(), "d", &cluster, &[]);
+    converge(&[&d], last);
+    // Its first read, then the read-back's first request, which finds the revision compacted.
+    eventually("D to try reading back", || {
+        (metric(&d.url(""), "cowd_etcd_requests_total{op=\"get\"}")? >= 2.0).then_some(())
+    });
+    assert_eq!(history_of(&d), [last]);
 }

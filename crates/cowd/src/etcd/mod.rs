@@ -12,6 +12,10 @@
 //!   read, and publishes each new value into its [`Versions`]. A watch cancelled because its
 //!   start revision was compacted, a broken stream or a stopped etcd lead to a fresh read of
 //!   the key and a new watch from there: the node catches up with the latest value.
+//! - **History**: after a read that brings a new version (at start, after a resync) the node
+//!   reads the key's earlier values back from etcd's revision history into its history, in
+//!   the background, up to `--history` and as far as compaction left them
+//!   (`Shared::read_back_earlier`).
 //! - **Reads never touch etcd**: every read endpoint serves the local [`Versions`].
 //!   `cowd_etcd_requests_total` counts what this node sends to etcd (writes, the sync reads,
 //!   the watch, and one health probe per `--etcd-probe-interval`).
@@ -281,14 +285,25 @@ fn with_hint(message: String) -> String {
         "the etcd user needs a role with read-write permission on --etcd-key"
     } else if message.contains("UnknownIssuer") || message.contains("invalid peer certificate") {
         "the member's certificate is not signed by a CA this node trusts: pass --etcd-ca-cert with the CA that signed it"
-    } else if message.contains("broken pipe") && message.contains("https://") {
+    } else if closed_by_the_member(&message) && message.contains("https://") {
         "the member closed the TLS connection: if etcd runs with --client-cert-auth, pass --etcd-client-cert and --etcd-client-key"
-    } else if message.contains("broken pipe") {
+    } else if closed_by_the_member(&message) {
         "the member closed the connection: if it serves TLS, use https:// in --etcd-endpoints"
     } else {
         return message;
     };
     format!("{message} ({hint})")
+}
+
+/// Whether a failed request's `message` says the member hung up on it. A member that rejects
+/// the handshake (a TLS port spoken to in plain HTTP, a missing client certificate) shows up as
+/// one of these, depending on when the rejection reaches the client: during the handshake, a
+/// broken pipe; after it (TLS 1.3 sends the client-certificate verdict late), a closed or
+/// reset connection.
+fn closed_by_the_member(message: &str) -> bool {
+    ["broken pipe", "connection closed", "connection reset"]
+        .iter()
+        .any(|symptom| message.contains(symptom))
 }
 
 /// Whether `error` means the request never left this process (the member refused the
@@ -427,25 +442,14 @@ impl Shared {
         if self.versions.current().version() >= version {
             return None;
         }
-        let doc: Value = match serde_json::from_slice(value) {
-            Ok(doc) => doc,
-            Err(error) => {
+        let record = match self.record(version, value, origin) {
+            Ok(record) => record,
+            Err(reason) => {
                 self.versions.count_reload_failure();
-                tracing::error!(key = %self.config.key, revision, %error, "the value in etcd is not JSON; keeping the current version");
+                tracing::error!(key = %self.config.key, revision, "{reason}; keeping the current version");
                 return None;
             }
         };
-        if let Err(violations) = self.schema.validate(&doc) {
-            self.versions.count_reload_failure();
-            tracing::error!(
-                key = %self.config.key, revision,
-                "the value in etcd does not match the schema ({}); keeping the current version",
-                violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-            );
-            return None;
-        }
-        let body = Bytes::from(serde_json::to_vec(&doc).expect("a Value always serializes"));
-        let record = Arc::new(VersionRecord::new(version, SystemTime::now(), origin, body));
         let _serial = self.publish.lock().unwrap_or_else(|e| e.into_inner());
         match self.versions.publish(Arc::clone(&record)) {
             Ok(()) => {
@@ -453,6 +457,84 @@ impl Shared {
                 Some(record)
             }
             Err(_) => None,
+        }
+    }
+
+    /// The record of `value`, the key's value at revision `version`, if it is JSON and matches
+    /// the schema; else why not. Its time is now: etcd keeps none.
+    fn record(&self, version: u64, value: &[u8], origin: Origin) -> Result<Current, String> {
+        let doc: Value = serde_json::from_slice(value)
+            .map_err(|error| format!("the value in etcd is not JSON ({error})"))?;
+        self.schema.validate(&doc).map_err(|violations| {
+            format!(
+                "the value in etcd does not match the schema ({})",
+                violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        let body = Bytes::from(serde_json::to_vec(&doc).expect("a Value always serializes"));
+        Ok(Arc::new(VersionRecord::new(
+            version,
+            SystemTime::now(),
+            origin,
+            body,
+        )))
+    }
+
+    /// Reads the key's earlier values back from etcd's revision history into this node's
+    /// history, newest first, after the key was read at revision `newest` while this node had
+    /// version `had` (0 at start). Without this, a node's history would start at its own start
+    /// (or skip what it missed before a resync); with it, the history holds the versions etcd
+    /// still has: the walk stops at a version this node had, before the key existed, at a
+    /// compacted revision, when the history is full, or at the first failed request (quietly:
+    /// serving the current version does not depend on it). Values that are not JSON or break
+    /// the schema are left out, as they were when current.
+    async fn read_back_earlier(&self, newest: u64, had: u64) {
+        let key = self.config.key.as_str();
+        let member = &self.members[self.preferred.load(Ordering::Relaxed) % self.members.len()];
+        let Ok(client) = self.client(member).await else {
+            return;
+        };
+        let mut kv = client.kv_client();
+        let mut before = newest;
+        let mut read_back = 0u64;
+        while before > had.saturating_add(1) {
+            let at = i64::try_from(before - 1).unwrap_or(i64::MAX);
+            self.count(0);
+            let request = kv.get(key, Some(GetOptions::new().with_revision(at)));
+            let Ok(Ok(response)) = tokio::time::timeout(self.config.request_timeout, request).await
+            else {
+                break; // compacted, or etcd did not answer: keep what was read back
+            };
+            let Some(found) = response.kvs().first() else {
+                break; // the key did not exist at that revision
+            };
+            let Some(version) = u64::try_from(found.mod_revision())
+                .ok()
+                .filter(|&v| v > had)
+            else {
+                break;
+            };
+            before = version;
+            if self.versions.get(version).is_some() {
+                continue;
+            }
+            if let Ok(record) = self.record(version, found.value(), self.origin()) {
+                if !self.versions.insert_earlier(record) {
+                    break; // the history is full of newer versions
+                }
+                read_back += 1;
+            }
+        }
+        if read_back > 0 {
+            tracing::info!(
+                key,
+                read_back,
+                "read earlier values of the key back from etcd into the history"
+            );
         }
     }
 
@@ -778,7 +860,15 @@ impl EtcdSource {
         match response.kvs().first() {
             Some(kv) => {
                 shared.health().key_missing = false;
-                shared.publish(kv.mod_revision(), kv.value(), shared.origin());
+                let had = shared.versions.current().version();
+                if let Some(record) = shared.publish(kv.mod_revision(), kv.value(), shared.origin())
+                {
+                    // In the background: the watch starts now, the history fills meanwhile.
+                    let shared = Arc::clone(shared);
+                    tokio::spawn(async move {
+                        shared.read_back_earlier(record.version(), had).await;
+                    });
+                }
             }
             None => {
                 if let Some(doc) = seed
@@ -922,4 +1012,37 @@ impl EtcdSource {
 fn fastrand_ms(max: Duration) -> u64 {
     let max = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
     if max == 0 { 0 } else { fastrand::u64(0..=max) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A member that requires a client certificate rejected one that sent none, seen from the
+    /// client in its two shapes (both observed against etcd 3.4): the hint must name the option
+    /// either way. Only the broken-pipe shape used to get it, so `/readyz` sometimes said what
+    /// happened but not what to do.
+    #[test]
+    fn a_rejected_tls_handshake_gets_its_hint_whatever_shape_the_error_takes() {
+        let during_handshake = "reading the key at https://127.0.0.1:2379: grpc request error: \
+            tonic::transport::Error(Transport, hyper::Error(Io, Os { code: 32, kind: BrokenPipe, \
+            message: \"broken pipe\" }))";
+        let after_handshake = "reading the key at https://127.0.0.1:2379: grpc request error: \
+            code: 'The operation was cancelled', message: \"operation was canceled\", source: \
+            tonic::transport::Error(Transport, hyper::Error(Canceled, \"connection closed\"))";
+        for message in [during_handshake, after_handshake] {
+            assert!(
+                with_hint(message.to_owned())
+                    .ends_with("pass --etcd-client-cert and --etcd-client-key)"),
+                "{message}"
+            );
+            let plain = message.replace("https://", "http://");
+            assert!(
+                with_hint(plain.clone()).ends_with("use https:// in --etcd-endpoints)"),
+                "{plain}"
+            );
+        }
+        let unrelated = "reading the key at https://127.0.0.1:2379: deadline exceeded";
+        assert_eq!(with_hint(unrelated.to_owned()), unrelated);
+    }
 }
