@@ -554,17 +554,7 @@ fn a_node_started_later_reads_the_keys_earlier_versions_back_from_etcd() {
     let r = put_json(&a.url(""), &json!({"step": "last"}));
     let last = header_u64(&r, "x-config-version");
     converge(&[&a], last);
-    let history_of = |n: &Daemon| -> Vec<u64> {
-        let body: Value = get_json(&n.url("/v1/history"));
-        let mut versions: Vec<u64> = body["versions"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{body}"))
-            .iter()
-            .map(|v| v["version"].as_u64().unwrap())
-            .collect();
-        versions.sort_unstable();
-        versions
-    };
+    let history_of = |n: &Daemon| history_versions(&n.url(""));
     let expected = history_of(&a);
     assert_eq!(
         expected.len(),
@@ -578,13 +568,7 @@ fn a_node_started_later_reads_the_keys_earlier_versions_back_from_etcd() {
     eventually("B to read the key's earlier versions back", || {
         (history_of(&b) == expected).then_some(())
     });
-    let version_on = |n: &Daemon, v: u64| {
-        let r = client()
-            .get(n.url(&format!("/v1/config?version={v}")))
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.bytes().unwrap())
-    };
+    let version_on = |n: &Daemon, v: u64| version_bytes(&n.url(""), v);
     for &v in &expected {
         assert_eq!(version_on(&b, v), version_on(&a, v), "version {v}");
     }

@@ -340,17 +340,7 @@ fn a_follower_with_a_data_dir_restarts_serving_its_last_version_while_the_leader
         assert_eq!(wait_version(&follower, v), json!({"i": i}));
         written.push(v);
     }
-    let history = |node: &Daemon| -> Vec<u64> {
-        let body: Value = get_json(&node.url("/v1/history"));
-        let mut versions: Vec<u64> = body["versions"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{body}"))
-            .iter()
-            .map(|v| v["version"].as_u64().unwrap())
-            .collect();
-        versions.sort_unstable();
-        versions
-    };
+    let history = |node: &Daemon| history_versions(&node.url(""));
     let before = history(&follower);
     assert!(written.iter().all(|v| before.contains(v)), "{before:?}");
 
@@ -430,13 +420,7 @@ fn a_burst_published_while_a_follower_was_paused_reaches_its_history_version_by_
         wait_version(follower, newest);
     }
 
-    let version_on = |node: &Daemon, v: u64| {
-        let r = client()
-            .get(node.url(&format!("/v1/config?version={v}")))
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.bytes().unwrap())
-    };
+    let version_on = |node: &Daemon, v: u64| version_bytes(&node.url(""), v);
     for &v in &burst {
         let (status, bytes) = version_on(&leader, v);
         assert_eq!(status, 200);

@@ -231,6 +231,28 @@ pub fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
     client().get(url).send().unwrap().json().unwrap()
 }
 
+/// `GET {base}/v1/history` → the version numbers it lists, ascending.
+pub fn history_versions(base: &str) -> Vec<u64> {
+    let body: Value = get_json(&format!("{base}/v1/history"));
+    let mut versions: Vec<u64> = body["versions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    versions.sort_unstable();
+    versions
+}
+
+/// `GET {base}/v1/config?version=N` → (status, body bytes).
+pub fn version_bytes(base: &str, version: u64) -> (u16, bytes::Bytes) {
+    let response = client()
+        .get(format!("{base}/v1/config?version={version}"))
+        .send()
+        .unwrap();
+    (response.status().as_u16(), response.bytes().unwrap())
+}
+
 /// `GET {base}/v1/config` → (version, document).
 pub fn get_config(base: &str) -> (u64, Value) {
     let response = client().get(format!("{base}/v1/config")).send().unwrap();
