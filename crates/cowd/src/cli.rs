@@ -120,6 +120,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub history: u64,
 
+    /// Most memory the history's documents may take: older versions are pruned (as by
+    /// --history) until the kept ones add up to at most this (the current version always
+    /// stays). The journal on disk keeps --history versions regardless.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub history_bytes: usize,
+
     /// Largest accepted request body, in bytes or with a unit (KiB, MiB, KB, MB).
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: usize,
@@ -218,6 +224,10 @@ pub struct FollowArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub history: u64,
 
+    /// Most memory the history's documents may take (see cowd serve --history-bytes).
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub history_bytes: usize,
+
     /// Journal every version applied here (fsynced before it is served). A restart then
     /// serves the last version and its history at once, even while the leader is
     /// unreachable. Without it the follower keeps nothing on disk.
@@ -297,6 +307,7 @@ impl FollowArgs {
         ServeConfig {
             listen: self.listen,
             history: usize::try_from(self.history).unwrap_or(usize::MAX),
+            history_bytes: self.history_bytes as u64,
             limits: Limits {
                 max_long_poll: self.max_watch_timeout,
                 ..Limits::default()
@@ -473,6 +484,7 @@ impl ServeArgs {
             schema: self.schema,
             token,
             history: usize::try_from(self.history).unwrap_or(usize::MAX),
+            history_bytes: self.history_bytes as u64,
             limits: Limits {
                 max_body: self.max_body,
                 max_long_poll: self.max_watch_timeout,

@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// `--history N`: versions kept.
     pub history: usize,
+    /// `--history-bytes SIZE`: most bytes of documents the in-memory history holds.
+    pub history_bytes: u64,
     /// Request limits (`--max-body`, `--max-watch-timeout`).
     pub limits: Limits,
     /// File watching (`--poll-interval`).
@@ -73,6 +75,7 @@ impl Default for ServeConfig {
             schema: None,
             token: None,
             history: 1000,
+            history_bytes: 256 << 20,
             limits: Limits::default(),
             watch_options: WatchOptions::default(),
             addr_file: None,
@@ -199,7 +202,9 @@ impl Instance {
                 );
             }
         }
-        let versions = Arc::new(Versions::new(records, config.history));
+        let versions = Arc::new(
+            Versions::new(records, config.history).with_history_bytes(config.history_bytes),
+        );
         warn_if_current_breaks(&schema, &versions);
         let committer = Arc::new(Committer::new(
             journal,
@@ -280,7 +285,7 @@ impl Instance {
             }
             None => (Versions::unsynced(config.history), None, None),
         };
-        let versions = Arc::new(versions);
+        let versions = Arc::new(versions.with_history_bytes(config.history_bytes));
         // A follower checks nothing: its leader did.
         let schema = match &config.etcd {
             Some(_) => load_schema(config)?,

@@ -29,10 +29,48 @@ pub struct OutOfOrder {
 /// The current version, recent history and counters; see the [module docs](self).
 pub struct Versions {
     store: Store<Current>,
-    history: RwLock<BTreeMap<u64, Current>>,
+    history: RwLock<History>,
     limit: usize,
+    /// Most bytes of documents the history holds (`--history-bytes`); the current version is
+    /// kept even when it alone is larger.
+    max_bytes: u64,
     updates: AtomicU64,
     reload_failures: AtomicU64,
+}
+
+/// The kept versions and the sum of their documents' sizes.
+#[derive(Default)]
+struct History {
+    versions: BTreeMap<u64, Current>,
+    bytes: u64,
+}
+
+impl History {
+    fn from_records(records: impl IntoIterator<Item = Current>) -> Self {
+        let mut history = Self::default();
+        for record in records {
+            history.insert(record);
+        }
+        history
+    }
+
+    fn insert(&mut self, record: Current) {
+        let size = record.size() as u64;
+        if let Some(replaced) = self.versions.insert(record.version(), record) {
+            self.bytes -= replaced.size() as u64;
+        }
+        self.bytes += size;
+    }
+
+    /// Drops the oldest versions until at most `limit` remain and they hold at most
+    /// `max_bytes` (the newest is always kept).
+    fn prune(&mut self, limit: usize, max_bytes: u64) {
+        while self.versions.len() > limit || (self.bytes > max_bytes && self.versions.len() > 1) {
+            if let Some((_, oldest)) = self.versions.pop_first() {
+                self.bytes -= oldest.size() as u64;
+            }
+        }
+    }
 }
 
 impl Versions {
@@ -57,15 +95,11 @@ impl Versions {
     /// If `records` is empty.
     pub fn new(records: Vec<VersionRecord>, limit: usize) -> Self {
         let limit = limit.max(1);
-        let mut history: BTreeMap<u64, Current> = records
-            .into_iter()
-            .map(|r| (r.version(), Arc::new(r)))
-            .collect();
-        while history.len() > limit {
-            history.pop_first();
-        }
+        let mut history = History::from_records(records.into_iter().map(Arc::new));
+        history.prune(limit, u64::MAX);
         let current = Arc::clone(
             history
+                .versions
                 .values()
                 .next_back()
                 .expect("Versions::new needs at least one record"),
@@ -74,7 +108,7 @@ impl Versions {
     }
 
     /// A store publishing `current` (version numbers are the records' own), with `history`.
-    fn serving(current: Current, history: BTreeMap<u64, Current>, limit: usize) -> Self {
+    fn serving(current: Current, history: History, limit: usize) -> Self {
         let store = Store::builder(current)
             .name("config")
             .size_of(|r: &Current| r.size())
@@ -84,9 +118,37 @@ impl Versions {
             store,
             history: RwLock::new(history),
             limit,
+            max_bytes: u64::MAX,
             updates: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
         }
+    }
+
+    /// Also bounds the history by size: it keeps the newest versions whose documents add up
+    /// to at most `max_bytes` (`--history-bytes`; the current version stays even if it alone
+    /// is larger). The count limit still applies.
+    ///
+    /// ```
+    /// use cowd::record::{Origin, VersionRecord};
+    /// use cowd::versions::Versions;
+    /// use std::time::SystemTime;
+    ///
+    /// let doc = |n: u64| VersionRecord::from_value(n, SystemTime::now(), Origin::Api, &serde_json::json!({"n": n}));
+    /// // Each document is 7 bytes ({"n":1}); 20 bytes hold the newest two.
+    /// let versions = Versions::new((1..=5).map(doc).collect(), 10).with_history_bytes(20);
+    /// assert_eq!((versions.oldest(), versions.history_len(), versions.history_bytes()), (4, 2, 14));
+    /// versions.publish(std::sync::Arc::new(doc(6))).unwrap();
+    /// assert_eq!((versions.oldest(), versions.history_len()), (5, 2));
+    /// assert!(versions.get(4).is_none());
+    /// ```
+    #[must_use]
+    pub fn with_history_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self.history
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .prune(self.limit, max_bytes);
+        self
     }
 
     /// Starts with nothing to serve yet: the current version is a placeholder numbered 0 (its
@@ -115,7 +177,7 @@ impl Versions {
             crate::record::Origin::Init,
             bytes::Bytes::from_static(b"null"),
         ));
-        Self::serving(placeholder, BTreeMap::new(), limit.max(1))
+        Self::serving(placeholder, History::default(), limit.max(1))
     }
 
     /// Whether a real version is current (false only for [`unsynced`](Self::unsynced)
@@ -147,12 +209,13 @@ impl Versions {
         if current.version() == version {
             return (version > 0).then_some(current);
         }
-        self.read_history().get(&version).cloned()
+        self.read_history().versions.get(&version).cloned()
     }
 
     /// Versions newer than `after`, oldest first (as far as the history reaches).
     pub fn since(&self, after: u64) -> Vec<Current> {
         self.read_history()
+            .versions
             .range(after.saturating_add(1)..)
             .map(|(_, r)| Arc::clone(r))
             .collect()
@@ -160,12 +223,18 @@ impl Versions {
 
     /// The whole history, newest first.
     pub fn history(&self) -> Vec<Current> {
-        self.read_history().values().rev().cloned().collect()
+        self.read_history()
+            .versions
+            .values()
+            .rev()
+            .cloned()
+            .collect()
     }
 
     /// The oldest version still in the history.
     pub fn oldest(&self) -> u64 {
         self.read_history()
+            .versions
             .keys()
             .next()
             .copied()
@@ -174,7 +243,17 @@ impl Versions {
 
     /// Number of versions in the history.
     pub fn history_len(&self) -> usize {
-        self.read_history().len()
+        self.read_history().versions.len()
+    }
+
+    /// Total size of the documents in the history, bytes.
+    pub fn history_bytes(&self) -> u64 {
+        self.read_history().bytes
+    }
+
+    /// The history's size limit (`--history-bytes`; `u64::MAX` when unbounded).
+    pub fn history_bytes_limit(&self) -> u64 {
+        self.max_bytes
     }
 
     /// The history limit (`--history`).
@@ -207,10 +286,8 @@ impl Versions {
             // History first: a subscriber woken by the store finds every version up to the one
             // it was woken for.
             let mut history = self.history.write().unwrap_or_else(|e| e.into_inner());
-            history.insert(record.version(), Arc::clone(&record));
-            while history.len() > self.limit {
-                history.pop_first();
-            }
+            history.insert(Arc::clone(&record));
+            history.prune(self.limit, self.max_bytes);
         }
         self.store
             .store(record)
@@ -223,7 +300,7 @@ impl Versions {
     /// learns of after a newer one (an etcd node reading the key's earlier revisions back).
     /// Subscribers are not told (it is not news). Returns `false`, adding nothing, when the
     /// record is not older than the current version, is already there, or is older than
-    /// every version of a full history.
+    /// every version of a history that is full (by count or by size).
     ///
     /// ```
     /// use cowd::record::{Origin, VersionRecord};
@@ -246,18 +323,14 @@ impl Versions {
             return false;
         }
         let mut history = self.history.write().unwrap_or_else(|e| e.into_inner());
-        let full_of_newer = history.len() >= self.limit
-            && history
-                .first_key_value()
-                .is_some_and(|(&oldest, _)| record.version() < oldest);
-        if full_of_newer || history.contains_key(&record.version()) {
+        let version = record.version();
+        if history.versions.contains_key(&version) {
             return false;
         }
-        history.insert(record.version(), record);
-        while history.len() > self.limit {
-            history.pop_first();
-        }
-        true
+        history.insert(record);
+        history.prune(self.limit, self.max_bytes);
+        // Pruning drops the oldest first: if that was this one, the history had no room.
+        history.versions.contains_key(&version)
     }
 
     /// Accepted new versions since the process started.
@@ -275,7 +348,7 @@ impl Versions {
         self.reload_failures.load(Ordering::Relaxed)
     }
 
-    fn read_history(&self) -> RwLockReadGuard<'_, BTreeMap<u64, Current>> {
+    fn read_history(&self) -> RwLockReadGuard<'_, History> {
         self.history.read().unwrap_or_else(|e| e.into_inner())
     }
 }

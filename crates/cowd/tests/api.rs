@@ -715,6 +715,64 @@ fn health_readiness_dashboard_and_json_errors_for_unknown_routes() {
 }
 
 #[test]
+fn history_is_also_bounded_by_size_in_memory_and_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = cowd::ServeConfig {
+        history_bytes: 250,
+        ..config(&data)
+    };
+    let doc = |i: usize| json!({"i": i, "pad": "x".repeat(80)});
+    let size = doc(1).to_string().len() as u64;
+    assert!(
+        (84..125).contains(&size),
+        "two documents fit in 250 bytes, three do not"
+    );
+    let mut server = InProcess::start(config.clone());
+    for i in 1..=5 {
+        assert_eq!(put(&server.url(""), &doc(i).to_string()).status(), 200);
+    }
+    let check = |server: &InProcess| {
+        let history = json_of(client().get(server.url("/v1/history")).send().unwrap());
+        let versions: Vec<u64> = history["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["version"].as_u64().unwrap())
+            .collect();
+        assert_eq!(versions, [6, 5], "{history}");
+        assert_eq!(history["history_bytes"], 2 * size);
+        assert_eq!(history["history_bytes_limit"], 250);
+        assert_eq!(
+            metric(server, "cowd_config_history_bytes"),
+            (2 * size) as f64
+        );
+        let pruned = client()
+            .get(server.url("/v1/config?version=4"))
+            .send()
+            .unwrap();
+        assert_eq!(pruned.status(), 404);
+        assert_eq!(get_config(&server.url("")), (6, doc(5)));
+    };
+    check(&server);
+    server.stop();
+    drop(server);
+    // The journal kept all six (--history is 1000); memory holds what fits.
+    let server = InProcess::start(config);
+    check(&server);
+    // A document larger than the whole limit is still served: the current version stays.
+    let big = json!({"pad": "y".repeat(400)});
+    assert_eq!(put(&server.url(""), &big.to_string()).status(), 200);
+    assert_eq!(get_config(&server.url("")), (7, big));
+    assert_eq!(history_len(&server), 1);
+}
+
+fn history_len(server: &InProcess) -> usize {
+    let history = json_of(client().get(server.url("/v1/history")).send().unwrap());
+    history["versions"].as_array().unwrap().len()
+}
+
+#[test]
 fn history_is_pruned_to_the_limit_and_survives_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -221,6 +221,12 @@ pub fn render(state: &AppState) -> String {
     );
     gauge(
         &mut out,
+        "cowd_config_history_bytes",
+        "Total size of the documents in the history (bounded by --history-bytes).",
+        versions.history_bytes(),
+    );
+    gauge(
+        &mut out,
         "cowd_config_oldest_version",
         "The oldest version still in the history.",
         versions.oldest(),

@@ -346,6 +346,8 @@ pub async fn history(
         "current": versions.current().version(),
         "oldest": versions.oldest(),
         "history_limit": versions.history_limit(),
+        "history_bytes": versions.history_bytes(),
+        "history_bytes_limit": Some(versions.history_bytes_limit()).filter(|&b| b < u64::MAX),
         "mode": state.backend().mode(),
         "versions": entries,
     }))
