@@ -210,9 +210,9 @@ impl Remote {
         }
     }
 
-    /// `GET /v1/history?after=N&limit=L`: the numbers of the (at most `limit` newest) versions
-    /// after `after` that the server's history holds, oldest first.
-    pub async fn versions_after(&self, after: u64, limit: u64) -> Result<Vec<u64>, Error> {
+    /// `GET /v1/history?after=N`: the numbers of the versions after `after` that the server's
+    /// history holds, oldest first.
+    pub async fn versions_after(&self, after: u64) -> Result<Vec<u64>, Error> {
         #[derive(serde::Deserialize)]
         struct Listing {
             versions: Vec<Entry>,
@@ -221,7 +221,7 @@ impl Remote {
         struct Entry {
             version: u64,
         }
-        let path = format!("/v1/history?after={after}&limit={limit}");
+        let path = format!("/v1/history?after={after}");
         let (status, _headers, body, url) = self.request(&path, &[], self.request_timeout).await?;
         if status != StatusCode::OK {
             return Err(status_error(url, status, &body));

@@ -574,11 +574,8 @@ impl<S: Sink> Syncer<S> {
         if self.options.backfill == 0 || next <= base.version.saturating_add(1) {
             return Ok(());
         }
-        // `next` itself is listed too (and any newer version): ask for one more.
-        let listed = self
-            .remote
-            .versions_after(base.version, self.options.backfill.saturating_add(1))
-            .await?;
+        // Not limited: the leader may have published past `next` meanwhile (listed too).
+        let listed = self.remote.versions_after(base.version).await?;
         let missing: Vec<u64> = listed.into_iter().filter(|&v| v < next).collect();
         let skip = missing
             .len()
