@@ -18,7 +18,7 @@
 //!   (`Shared::read_back_earlier`).
 //! - **Reads never touch etcd**: every read endpoint serves the local [`Versions`].
 //!   `cowd_etcd_requests_total` counts what this node sends to etcd (writes, the sync reads,
-//!   the watch, and one health probe per `--etcd-probe-interval`).
+//!   the watch, one health probe per `--etcd-probe-interval`, and the history read-back).
 //! - **Unavailability**: while etcd does not answer, the node keeps serving its last version;
 //!   `/readyz` answers 503 once the last successful contact is older than `--etcd-stale-after`
 //!   (or immediately when the probe fails), writes answer 503, and
@@ -229,7 +229,9 @@ impl EtcdConfig {
 }
 
 /// Requests sent to etcd, by kind (`cowd_etcd_requests_total{op}`).
-const OPS: [&str; 4] = ["get", "txn", "watch", "probe"];
+const OPS: [&str; 5] = ["get", "txn", "watch", "probe", "history"];
+/// Index in [`OPS`] of the reads of the key's earlier revisions (`Shared::read_back_earlier`).
+const OP_HISTORY: usize = 4;
 
 #[derive(Debug, Default)]
 struct Health {
@@ -503,7 +505,7 @@ impl Shared {
         let mut read_back = 0u64;
         while before > had.saturating_add(1) {
             let at = i64::try_from(before - 1).unwrap_or(i64::MAX);
-            self.count(0);
+            self.count(OP_HISTORY);
             let request = kv.get(key, Some(GetOptions::new().with_revision(at)));
             let Ok(Ok(response)) = tokio::time::timeout(self.config.request_timeout, request).await
             else {
