@@ -85,10 +85,6 @@ pub enum Command {
 /// Options of `cowd serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port (see --addr-file).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
     /// Directory holding the durable history (created if missing; one cowd per directory).
     #[arg(long, value_name = "DIR", default_value = "./cowd-data")]
     pub data_dir: PathBuf,
@@ -116,42 +112,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 
-    /// Number of versions kept in the history (older ones are pruned and answer 404).
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub history: u64,
-
-    /// Most memory the history's documents may take: older versions are pruned (as by
-    /// --history) until the kept ones add up to at most this (the current version always
-    /// stays). The journal on disk keeps --history versions regardless.
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
-    pub history_bytes: usize,
-
     /// Largest accepted request body, in bytes or with a unit (KiB, MiB, KB, MB).
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: usize,
-
-    /// Longest accepted long-poll timeout (timeout_ms of /v1/config/watch is clamped to it).
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = humantime::parse_duration)]
-    pub max_watch_timeout: Duration,
 
     /// In file mode, also re-read the file this often (0 disables; a safety net where file
     /// change notifications do not work, such as some network file systems).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
-
-    /// Write the bound address (ip:port) to this file once listening.
-    #[arg(long, value_name = "FILE")]
-    pub addr_file: Option<PathBuf>,
-
-    /// Threads serving HTTP, each with its own listening socket (SO_REUSEPORT) and
-    /// single-threaded runtime; 0 serves everything on one shared multi-threaded runtime.
-    /// Default: one per CPU.
-    #[arg(long, value_name = "N")]
-    pub io_threads: Option<usize>,
-
-    /// At shutdown, wait this long for open requests before closing them.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub shutdown_timeout: Duration,
 
     /// etcd mode: the client URLs of the etcd cluster, comma-separated. etcd is then the
     /// source of truth: the document lives at --etcd-key, PUT /v1/config is an etcd
@@ -206,6 +174,66 @@ pub struct ServeArgs {
     /// etcd mode: the private key (PEM) of --etcd-client-cert.
     #[arg(long, value_name = "FILE", requires = "etcd_client_cert")]
     pub etcd_client_key: Option<PathBuf>,
+
+    /// Options every serving mode shares.
+    #[command(flatten)]
+    pub serving: ServingArgs,
+}
+
+/// Options of the HTTP server that `cowd serve` and `cowd follow` share.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Serving options")]
+pub struct ServingArgs {
+    /// Address to listen on; port 0 picks a free port (see --addr-file).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Number of versions kept in the history (older ones are pruned and answer 404).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub history: u64,
+
+    /// Most memory the history's documents may take: older versions are pruned (as by
+    /// --history) until the kept ones add up to at most this (the current version always
+    /// stays). A journal on disk keeps --history versions regardless.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub history_bytes: usize,
+
+    /// Longest accepted long-poll timeout (timeout_ms of /v1/config/watch is clamped to it).
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = humantime::parse_duration)]
+    pub max_watch_timeout: Duration,
+
+    /// Write the bound address (ip:port) to this file once listening.
+    #[arg(long, value_name = "FILE")]
+    pub addr_file: Option<PathBuf>,
+
+    /// Threads serving HTTP, each with its own listening socket (SO_REUSEPORT) and
+    /// single-threaded runtime; 0 serves everything on one shared multi-threaded runtime.
+    /// Default: one per CPU.
+    #[arg(long, value_name = "N")]
+    pub io_threads: Option<usize>,
+
+    /// At shutdown, wait this long for open requests before closing them.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl ServingArgs {
+    /// `config` with these options set; the rest of it unchanged.
+    fn apply(self, config: ServeConfig) -> ServeConfig {
+        ServeConfig {
+            listen: self.listen,
+            history: usize::try_from(self.history).unwrap_or(usize::MAX),
+            history_bytes: self.history_bytes as u64,
+            limits: Limits {
+                max_long_poll: self.max_watch_timeout,
+                ..config.limits
+            },
+            addr_file: self.addr_file,
+            shutdown_timeout: self.shutdown_timeout,
+            io_threads: self.io_threads.unwrap_or(config.io_threads),
+            ..config
+        }
+    }
 }
 
 /// Options of `cowd follow`.
@@ -214,19 +242,6 @@ pub struct FollowArgs {
     /// The leader's base URL, like http://10.0.0.1:8080.
     #[arg(long, value_name = "URL")]
     pub leader: String,
-
-    /// Address to listen on; port 0 picks a free port (see --addr-file).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
-    /// Versions kept in the history (since this follower started, or restored from
-    /// --data-dir).
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub history: u64,
-
-    /// Most memory the history's documents may take (see cowd serve --history-bytes).
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
-    pub history_bytes: usize,
 
     /// Journal every version applied here (fsynced before it is served). A restart then
     /// serves the last version and its history at once, even while the leader is
@@ -266,21 +281,9 @@ pub struct FollowArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub backfill: u64,
 
-    /// Longest accepted long-poll timeout from this follower's own clients.
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = humantime::parse_duration)]
-    pub max_watch_timeout: Duration,
-
-    /// Write the bound address (ip:port) to this file once listening.
-    #[arg(long, value_name = "FILE")]
-    pub addr_file: Option<PathBuf>,
-
-    /// Threads serving HTTP (see cowd serve --io-threads). Default: one per CPU.
-    #[arg(long, value_name = "N")]
-    pub io_threads: Option<usize>,
-
-    /// At shutdown, wait this long for open requests before closing them.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub shutdown_timeout: Duration,
+    /// Options every serving mode shares.
+    #[command(flatten)]
+    pub serving: ServingArgs,
 }
 
 impl FollowArgs {
@@ -304,26 +307,14 @@ impl FollowArgs {
         options.delta = !self.no_delta;
         options.delta_min_size = self.delta_min_size;
         options.backfill = self.backfill;
-        ServeConfig {
-            listen: self.listen,
-            history: usize::try_from(self.history).unwrap_or(usize::MAX),
-            history_bytes: self.history_bytes as u64,
-            limits: Limits {
-                max_long_poll: self.max_watch_timeout,
-                ..Limits::default()
-            },
-            addr_file: self.addr_file,
-            shutdown_timeout: self.shutdown_timeout,
-            io_threads: self
-                .io_threads
-                .unwrap_or_else(|| ServeConfig::default().io_threads),
+        self.serving.apply(ServeConfig {
             follow: Some(FollowConfig {
                 leader: self.leader,
                 options,
                 data_dir: self.data_dir,
             }),
             ..ServeConfig::default()
-        }
+        })
     }
 }
 
@@ -475,30 +466,21 @@ impl ServeArgs {
         } else {
             None
         };
-        Ok(ServeConfig {
-            listen: self.listen,
+        Ok(self.serving.apply(ServeConfig {
             data_dir: self.data_dir,
             config_file: self.config,
             watch: self.watch,
             format: self.format,
             schema: self.schema,
             token,
-            history: usize::try_from(self.history).unwrap_or(usize::MAX),
-            history_bytes: self.history_bytes as u64,
             limits: Limits {
                 max_body: self.max_body,
-                max_long_poll: self.max_watch_timeout,
                 ..Limits::default()
             },
             watch_options: WatchOptions {
                 poll_interval: (!self.poll_interval.is_zero()).then_some(self.poll_interval),
                 ..WatchOptions::default()
             },
-            addr_file: self.addr_file,
-            shutdown_timeout: self.shutdown_timeout,
-            io_threads: self
-                .io_threads
-                .unwrap_or_else(|| ServeConfig::default().io_threads),
             follow: None,
             etcd: self.etcd_key.map(|key| EtcdConfig {
                 endpoints: self
@@ -514,6 +496,91 @@ impl ServeArgs {
                 credentials,
                 tls,
             }),
-        })
+            ..ServeConfig::default()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVING: [&str; 14] = [
+        "--listen",
+        "127.0.0.1:9999",
+        "--history",
+        "7",
+        "--history-bytes",
+        "2KiB",
+        "--max-watch-timeout",
+        "9s",
+        "--addr-file",
+        "bound.addr",
+        "--io-threads",
+        "3",
+        "--shutdown-timeout",
+        "2s",
+    ];
+
+    fn config_of(args: &[&str]) -> ServeConfig {
+        let cli = Cli::try_parse_from(args).expect("the options parse");
+        match cli.command {
+            Command::Serve(args) => args.into_config(SecretsFromEnv::default()).unwrap(),
+            Command::Follow(args) => args.into_config(),
+            Command::Check(_) => unreachable!("not a serving command"),
+        }
+    }
+
+    fn assert_serving_options_applied(config: &ServeConfig) {
+        assert_eq!(config.listen, "127.0.0.1:9999".parse().unwrap());
+        assert_eq!(config.history, 7);
+        assert_eq!(config.history_bytes, 2048);
+        assert_eq!(config.limits.max_long_poll, Duration::from_secs(9));
+        assert_eq!(config.addr_file, Some(PathBuf::from("bound.addr")));
+        assert_eq!(config.io_threads, 3);
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn serve_and_follow_take_the_same_serving_options() {
+        let serve =
+            config_of(&[["cowd", "serve", "--max-body", "5KiB"].as_slice(), &SERVING].concat());
+        assert_serving_options_applied(&serve);
+        assert_eq!(
+            serve.limits.max_body,
+            5 * 1024,
+            "a serve-only limit survives"
+        );
+        assert!(serve.follow.is_none());
+
+        let follow = config_of(
+            &[
+                ["cowd", "follow", "--leader", "http://127.0.0.1:1"].as_slice(),
+                &SERVING,
+            ]
+            .concat(),
+        );
+        assert_serving_options_applied(&follow);
+        assert_eq!(
+            follow.follow.expect("a follower").leader,
+            "http://127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn serving_options_left_out_keep_the_documented_defaults() {
+        let defaults = ServeConfig::default();
+        for args in [
+            ["cowd", "serve"].as_slice(),
+            &["cowd", "follow", "--leader", "http://127.0.0.1:1"],
+        ] {
+            let config = config_of(args);
+            assert_eq!(config.listen, defaults.listen);
+            assert_eq!(config.history, defaults.history);
+            assert_eq!(config.history_bytes, defaults.history_bytes);
+            assert_eq!(config.limits.max_long_poll, defaults.limits.max_long_poll);
+            assert_eq!(config.io_threads, defaults.io_threads);
+            assert_eq!(config.shutdown_timeout, defaults.shutdown_timeout);
+        }
     }
 }
