@@ -572,6 +572,25 @@ fn a_node_started_later_reads_the_keys_earlier_versions_back_from_etcd() {
     for &v in &expected {
         assert_eq!(version_on(&b, v), version_on(&a, v), "version {v}");
     }
+    // etcd keeps no times: a version read back carries the time B learned of the version
+    // after it, so B's times never go backwards as the versions go up.
+    let history: Value = get_json(&b.url("/v1/history"));
+    let mut times: Vec<(u64, u64)> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["version"].as_u64().unwrap(),
+                e["published_at_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    times.sort_unstable();
+    assert!(
+        times.windows(2).all(|w| w[0].1 <= w[1].1),
+        "published_at_ms by version on B: {times:?}"
+    );
 
     // `--history 2` bounds what is read back.
     let c = node(work.path(), "c", &cluster, &["--history", "2"]);

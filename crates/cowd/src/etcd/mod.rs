@@ -444,7 +444,7 @@ impl Shared {
         if self.versions.current().version() >= version {
             return None;
         }
-        let record = match self.record(version, value, origin) {
+        let record = match self.record(version, value, origin, SystemTime::now()) {
             Ok(record) => record,
             Err(reason) => {
                 self.versions.count_reload_failure();
@@ -463,8 +463,15 @@ impl Shared {
     }
 
     /// The record of `value`, the key's value at revision `version`, if it is JSON and matches
-    /// the schema; else why not. Its time is now: etcd keeps none.
-    fn record(&self, version: u64, value: &[u8], origin: Origin) -> Result<Current, String> {
+    /// the schema; else why not. etcd keeps no time, so the caller picks `published_at`: when
+    /// this node learned of the version, or a bound of it.
+    fn record(
+        &self,
+        version: u64,
+        value: &[u8],
+        origin: Origin,
+        published_at: SystemTime,
+    ) -> Result<Current, String> {
         let doc: Value = serde_json::from_slice(value)
             .map_err(|error| format!("the value in etcd is not JSON ({error})"))?;
         self.schema.validate(&doc).map_err(|violations| {
@@ -480,7 +487,7 @@ impl Shared {
         let body = Bytes::from(serde_json::to_vec(&doc).expect("a Value always serializes"));
         Ok(Arc::new(VersionRecord::new(
             version,
-            SystemTime::now(),
+            published_at,
             origin,
             body,
         )))
@@ -494,6 +501,10 @@ impl Shared {
     /// compacted revision, when the history is full, or at the first failed request (quietly:
     /// serving the current version does not depend on it). Values that are not JSON or break
     /// the schema are left out, as they were when current.
+    ///
+    /// A version read back was published before the one after it, so it gets that one's time
+    /// (when this node learned of it): the latest it can have been published, and the
+    /// history's times never go backwards as its versions go up.
     async fn read_back_earlier(&self, newest: u64, had: u64) {
         let key = self.config.key.as_str();
         let member = &self.members[self.preferred.load(Ordering::Relaxed) % self.members.len()];
@@ -502,6 +513,9 @@ impl Shared {
         };
         let mut kv = client.kv_client();
         let mut before = newest;
+        let Some(mut published_by) = self.versions.get(newest).map(|r| r.published_at()) else {
+            return; // already pruned: newer versions fill the history
+        };
         let mut read_back = 0u64;
         while before > had.saturating_add(1) {
             let at = i64::try_from(before - 1).unwrap_or(i64::MAX);
@@ -521,10 +535,11 @@ impl Shared {
                 break;
             };
             before = version;
-            if self.versions.get(version).is_some() {
+            if let Some(known) = self.versions.get(version) {
+                published_by = known.published_at();
                 continue;
             }
-            if let Ok(record) = self.record(version, found.value(), self.origin()) {
+            if let Ok(record) = self.record(version, found.value(), self.origin(), published_by) {
                 if !self.versions.insert_earlier(record) {
                     break; // the history is full of newer versions
                 }
