@@ -3,8 +3,15 @@
 //! A node is one `Arc<[Slot]>` allocation: its entries first (in bit order of `datamap`), then
 //! a gap of vacant slots, then its children in *reverse* bit order of `nodemap` ending at the
 //! last slot (as in the CHAMP paper: a child's index is found with one population count, and
-//! both regions grow into the gap, so a uniquely owned node takes new entries in place). A child's two bitmaps live in the parent's slot next to
-//! the pointer, so a lookup touches one allocation per level. Below the last level (all 64 hash
+//! both regions grow into the gap, so a uniquely owned node takes new entries in place). A
+//! child's two bitmaps live in the parent's slot next to the pointer, so a lookup touches one
+//! allocation per level.
+//!
+//! The `Arc` is [`triomphe`]'s: a count and no weak count (nothing here takes a `Weak`). A full
+//! node is then 8 + 32 × 32 = 1032 bytes, the largest size glibc's per-thread cache serves;
+//! with std's two counts (1040 bytes) every full node copied or freed by a path copy went
+//! through the slower central heap. Shared inserts got 5–10% faster and an entry takes
+//! ~3 bytes less (BENCHMARKS.md, run 6). Below the last level (all 64 hash
 //! bits used) a node is a *collision node*: bitmaps zero, entries in no particular order.
 //!
 //! The trie is canonical: a sub-node exists exactly where two or more entries share a hash prefix,
@@ -13,7 +20,7 @@
 
 use std::borrow::Borrow;
 use std::mem;
-use std::sync::Arc;
+use triomphe::Arc;
 
 use crate::raw::{Kernel, with_popcnt};
 
@@ -195,39 +202,11 @@ where
     }
 }
 
-/// Builds a node's slots from `slot(i)` for `i` in `0..len`, cloning into a temporary vector
-/// first and moving that into the node's allocation with one bulk copy.
-///
-/// Copying a shared node increments each child's reference count with a locked instruction,
-/// and a locked instruction first waits for every earlier store to reach the cache. Written
-/// straight into the new node (a fresh, often cold allocation: a full node is just above the
-/// allocator's per-thread cache size), each slot's store would be a cache miss that the next
-/// child's increment waits for. The temporary comes from the allocator's per-thread cache and is
-/// warm, and the bulk copy afterwards has no locked instruction to wait for: shared inserts got
-/// 25–35% faster than with direct writes.
+/// `Arc::make_mut` for a node's slots: a shared node is copied.
 #[inline]
-fn collect_staged<K, V>(
-    len: usize,
-    has_children: bool,
-    slot: impl FnMut(usize) -> Slot<K, V>,
-) -> Arc<[Slot<K, V>]> {
-    if !has_children {
-        // No locked instruction to wait: write straight into the node (and allocate once).
-        return (0..len).map(slot).collect();
-    }
-    let staged: Vec<Slot<K, V>> = (0..len).map(slot).collect();
-    Arc::from(staged)
-}
-
-/// `Arc::make_mut` for a node's slots, copying a shared node through [`collect_staged`]
-/// (`has_children`: the node has sub-nodes, i.e. a non-zero `nodemap`).
-#[inline]
-fn make_unique<K: Clone, V: Clone>(
-    slots: &mut Arc<[Slot<K, V>]>,
-    has_children: bool,
-) -> &mut [Slot<K, V>] {
+fn make_unique<K: Clone, V: Clone>(slots: &mut Arc<[Slot<K, V>]>) -> &mut [Slot<K, V>] {
     if Arc::strong_count(slots) != 1 {
-        *slots = collect_staged(slots.len(), has_children, |i| slots[i].clone());
+        *slots = slots.iter().cloned().collect();
     }
     Arc::get_mut(slots).expect("a node's slots have no weak references")
 }
@@ -261,13 +240,15 @@ fn splice<K: Clone, V: Clone>(
                 }
             })
             .collect(),
-        None => collect_staged(len, false, |i| {
-            if i == at {
-                new.take().unwrap_or(Slot::Vacant)
-            } else {
-                old[source(i)].clone()
-            }
-        }),
+        None => (0..len)
+            .map(|i| {
+                if i == at {
+                    new.take().unwrap_or(Slot::Vacant)
+                } else {
+                    old[source(i)].clone()
+                }
+            })
+            .collect(),
     };
     *old = rebuilt;
 }
@@ -294,7 +275,7 @@ fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, shift: u32) -> Node<K, V> {
         return Node {
             datamap: 0,
             nodemap: 0,
-            slots: Arc::from([Slot::Entry(a), Slot::Entry(b)]),
+            slots: [Slot::Entry(a), Slot::Entry(b)].into_iter().collect(),
         };
     }
     let (bit_a, bit_b) = (bit_of(a.hash, shift), bit_of(b.hash, shift));
@@ -303,7 +284,7 @@ fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, shift: u32) -> Node<K, V> {
         Node {
             datamap: 0,
             nodemap: bit_a,
-            slots: Arc::from([Slot::Child(child)]),
+            slots: [Slot::Child(child)].into_iter().collect(),
         }
     } else {
         let pair = if bit_a < bit_b {
@@ -314,7 +295,7 @@ fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, shift: u32) -> Node<K, V> {
         Node {
             datamap: bit_a | bit_b,
             nodemap: 0,
-            slots: Arc::from(pair),
+            slots: pair.into_iter().collect(),
         }
     }
 }
@@ -357,9 +338,9 @@ impl<K: Clone, V: Clone> Node<K, V> {
                     source(i).map_or(Slot::Vacant, |j| mem::replace(&mut old[j], Slot::Vacant))
                 })
                 .collect(),
-            None => collect_staged(cap, nnodes > 0, |i| {
-                source(i).map_or(Slot::Vacant, |j| self.slots[j].clone())
-            }),
+            None => (0..cap)
+                .map(|i| source(i).map_or(Slot::Vacant, |j| self.slots[j].clone()))
+                .collect(),
         };
         self.slots = rebuilt;
     }
@@ -431,7 +412,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
                 .iter()
                 .position(|s| matches!(s, Slot::Entry(e) if e.key == entry.key));
             return match found {
-                Some(i) => match &mut make_unique(&mut self.slots, false)[i] {
+                Some(i) => match &mut make_unique(&mut self.slots)[i] {
                     Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
                     _ => unreachable!("collision node holds a non-entry"),
                 },
@@ -447,7 +428,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             let i = index(self.datamap, bit);
             let existing = self.entry_at(i);
             if existing.hash == entry.hash && existing.key == entry.key {
-                return match &mut make_unique(&mut self.slots, self.nodemap != 0)[i] {
+                return match &mut make_unique(&mut self.slots)[i] {
                     Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
                     _ => unreachable!("data slot holds no entry"),
                 };
@@ -457,7 +438,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             None
         } else if self.nodemap & bit != 0 {
             let i = child_index(self, bit);
-            match &mut make_unique(&mut self.slots, self.nodemap != 0)[i] {
+            match &mut make_unique(&mut self.slots)[i] {
                 Slot::Child(child) => child.insert(shift + BITS, entry),
                 _ => unreachable!("node slot holds no child"),
             }
@@ -490,7 +471,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         }
         debug_assert!(self.nodemap & bit != 0, "removed key is present");
         let i = child_index(self, bit);
-        let slots = make_unique(&mut self.slots, self.nodemap != 0);
+        let slots = make_unique(&mut self.slots);
         let Slot::Child(child) = &mut slots[i] else {
             unreachable!("node slot holds no child")
         };
