@@ -5,14 +5,16 @@
 //! last slot (as in the CHAMP paper: a child's index is found with one population count, and
 //! both regions grow into the gap, so a uniquely owned node takes new entries in place). A
 //! child's two bitmaps live in the parent's slot next to the pointer, so a lookup touches one
-//! allocation per level.
+//! allocation per level. Below the last level (all 64 hash bits used) a node is a *collision
+//! node*: bitmaps zero, entries in no particular order.
 //!
 //! The `Arc` is [`triomphe`]'s: a count and no weak count (nothing here takes a `Weak`). A full
-//! node is then 8 + 32 × 32 = 1032 bytes, the largest size glibc's per-thread cache serves;
-//! with std's two counts (1040 bytes) every full node copied or freed by a path copy went
-//! through the slower central heap. Shared inserts got 5–10% faster and an entry takes
-//! ~3 bytes less (BENCHMARKS.md, run 6). Below the last level (all 64 hash
-//! bits used) a node is a *collision node*: bitmaps zero, entries in no particular order.
+//! node of 32-byte slots is then 8 + 32 × 32 = 1032 bytes, the largest request glibc's
+//! per-thread cache serves. With std's two counts (1040 bytes) every full node a path copy
+//! allocated or freed went through the central heap, and arrived cold: each locked increment
+//! of a child's count then waited on the store of the previous slot, so copies were staged in a
+//! warm temporary vector. Now a copy is written straight into its node: shared inserts got
+//! 17–26% faster and an entry takes 2–3 bytes less (BENCHMARKS.md, collections runs 6–7).
 //!
 //! The trie is canonical: a sub-node exists exactly where two or more entries share a hash prefix,
 //! so two tries holding the same entries (hashed by the same function) have the same shape. Removal
@@ -208,7 +210,7 @@ fn make_unique<K: Clone, V: Clone>(slots: &mut Arc<[Slot<K, V>]>) -> &mut [Slot<
     if Arc::strong_count(slots) != 1 {
         *slots = slots.iter().cloned().collect();
     }
-    Arc::get_mut(slots).expect("a node's slots have no weak references")
+    Arc::get_mut(slots).expect("a node just made unique")
 }
 
 /// Moves (when uniquely owned) or clones the slots of `old` into a new allocation with slot
