@@ -127,6 +127,32 @@ impl Daemon {
         kill(self.pid(), signal).expect("signal delivered");
     }
 
+    /// Sends SIGSTOP and waits until every thread of the process has stopped: a signal lands
+    /// asynchronously, and a thread still running could answer or send one more request.
+    pub fn stop(&self) {
+        self.signal(Signal::SIGSTOP);
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let stopped = || {
+            std::fs::read_dir(&tasks).ok().is_some_and(|threads| {
+                threads.flatten().all(|thread| {
+                    std::fs::read_to_string(thread.path().join("stat")).is_ok_and(|stat| {
+                        // The state follows the parenthesised command name.
+                        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.trim_start());
+                        matches!(state.and_then(|s| s.chars().next()), Some('T' | 't'))
+                    })
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !stopped() {
+            assert!(
+                Instant::now() < deadline,
+                "{tasks}: not all threads stopped"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     pub fn kill9(&mut self) {
         let _ = kill(self.pid(), Signal::SIGKILL);
         let _ = self.child.wait();
