@@ -207,7 +207,7 @@ where
 /// `Arc::make_mut` for a node's slots: a shared node is copied.
 #[inline]
 fn make_unique<K: Clone, V: Clone>(slots: &mut Arc<[Slot<K, V>]>) -> &mut [Slot<K, V>] {
-    if Arc::strong_count(slots) != 1 {
+    if !Arc::is_unique(slots) {
         *slots = slots.iter().cloned().collect();
     }
     Arc::get_mut(slots).expect("a node just made unique")
@@ -313,10 +313,8 @@ impl<K: Clone, V: Clone> Node<K, V> {
         let nnodes = self.nodemap.count_ones() as usize;
         let used = ndata + nnodes;
         let len = self.slots.len();
-        // Nothing ever takes a `Weak` to the slots, and `&mut self` excludes a concurrent clone
-        // of our handle, so a strong count of 1 means unique — read with a plain load instead of
-        // the read-modify-write of `Arc::get_mut`, on this hot path.
-        let unique = Arc::strong_count(&self.slots) == 1;
+        // `&mut self` excludes a concurrent clone of our handle, so this stays true below.
+        let unique = Arc::is_unique(&self.slots);
         if unique && len - used >= extra {
             return;
         }
