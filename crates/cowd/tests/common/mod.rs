@@ -132,25 +132,17 @@ impl Daemon {
     pub fn stop(&self) {
         self.signal(Signal::SIGSTOP);
         let tasks = format!("/proc/{}/task", self.child.id());
-        let stopped = || {
-            std::fs::read_dir(&tasks).ok().is_some_and(|threads| {
-                threads.flatten().all(|thread| {
-                    std::fs::read_to_string(thread.path().join("stat")).is_ok_and(|stat| {
-                        // The state follows the parenthesised command name.
-                        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.trim_start());
-                        matches!(state.and_then(|s| s.chars().next()), Some('T' | 't'))
-                    })
-                })
-            })
+        let thread_stopped = |stat: String| {
+            // The state follows the parenthesised command name.
+            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.trim_start());
+            matches!(state.and_then(|s| s.chars().next()), Some('T' | 't'))
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !stopped() {
-            assert!(
-                Instant::now() < deadline,
-                "{tasks}: not all threads stopped"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        eventually(&format!("every thread in {tasks} to stop"), || {
+            let mut threads = fs::read_dir(&tasks).ok()?.flatten();
+            threads
+                .all(|t| fs::read_to_string(t.path().join("stat")).is_ok_and(thread_stopped))
+                .then_some(())
+        });
     }
 
     pub fn kill9(&mut self) {
