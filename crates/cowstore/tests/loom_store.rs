@@ -153,14 +153,19 @@ fn snapshot_races_with_store() {
 
 /// A first snapshot in a shard installs a bias while the node is current; the writer that
 /// retires the node must not leave that bias behind (the version would never be freed), even
-/// when the install races with the retirement.
+/// when the install races with the retirement. Loom builds have one snapshot slot, so the
+/// second snapshot is the one counted in a shard.
 #[test]
 fn snapshot_bias_install_races_with_retire() {
     model(|| {
         let (drops, store) = tracked_store();
         let seen = read_while_storing(&drops, &store, |store| {
+            let in_slot = store.snapshot();
             let snapshot = store.snapshot();
             let version = Snapshot::version(&snapshot);
+            assert_eq!(snapshot.read(), version);
+            assert!(Snapshot::version(&in_slot) <= version);
+            drop(in_slot);
             assert_eq!(snapshot.read(), version);
             version
         });
@@ -297,5 +302,50 @@ fn weak_upgrade_races_with_retire() {
         store.store(Tracked::new(2, &drops)).unwrap();
         upgrader.join().unwrap();
         assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A snapshot keeps the borrow slot of the thread that took it; here that thread has ended
+/// before the snapshot is read, cloned and dropped on another one, while the store publishes
+/// and is then dropped itself: the version must stay alive until the last handle goes, and be
+/// dropped exactly once.
+#[test]
+fn slot_snapshot_outlives_its_thread_and_the_store() {
+    model(|| {
+        let (drops, store) = tracked_store();
+        let snapshot = read_while_storing(&drops, &store, |store| {
+            let snapshot = store.snapshot();
+            assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
+            snapshot
+        });
+        let version = Snapshot::version(&snapshot);
+        let clone = snapshot.clone();
+        drop(store);
+        assert_eq!(snapshot.read(), version);
+        drop(snapshot);
+        assert_eq!(clone.read(), version);
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "the other version is gone");
+        drop(clone);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A slot-held snapshot cloned (into a shard count) and dropped while a writer retires its
+/// version: the clone must keep the value alive on its own.
+#[test]
+fn slot_snapshot_clone_races_with_store() {
+    model(|| {
+        let (drops, store) = tracked_store();
+        let seen = read_while_storing(&drops, &store, |store| {
+            let snapshot = store.snapshot();
+            let clone = snapshot.clone();
+            drop(snapshot);
+            assert_eq!(clone.read(), Snapshot::version(&clone));
+            Snapshot::version(&clone)
+        });
+        assert!(matches!(seen, 1 | 2));
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(store);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }

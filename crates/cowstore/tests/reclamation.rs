@@ -226,3 +226,41 @@ fn values_are_dropped_on_the_thread_that_releases_them_last() {
     .join()
     .unwrap();
 }
+
+/// A thread keeps its first few snapshots in borrow slots and counts the rest; either kind
+/// pins its version, may outlive the thread that took it and the store, and drops its version
+/// exactly once on whichever thread lets go last.
+#[test]
+fn snapshots_in_slots_and_in_shards_outlive_their_thread_and_the_store() {
+    let log = Arc::new(DropLog::default());
+    let store = Arc::new(Store::new(log.make(1)));
+    // More snapshots than a thread has borrow slots, on a thread that then ends.
+    let mut taken = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || (0..20).map(|_| store.snapshot()).collect::<Vec<_>>())
+            .join()
+            .unwrap()
+    };
+    assert!(taken.iter().all(|s| s.id == 1 && Snapshot::version(s) == 1));
+    store.store(log.make(2)).unwrap();
+    assert_eq!(log.alive(), 2, "the snapshots pin version 1");
+    assert_eq!(store.stats().pinned_versions, 1);
+    let current = store.snapshot();
+    drop(Arc::into_inner(store).expect("the only handle"));
+    assert_eq!(
+        log.alive(),
+        2,
+        "version 2 outlives its store through a snapshot"
+    );
+    assert_eq!(current.id, 2);
+    let rest = taken.split_off(1);
+    let clone = taken[0].clone();
+    std::thread::spawn(move || drop(rest)).join().unwrap();
+    assert_eq!(log.alive(), 2);
+    drop(taken);
+    assert_eq!(log.alive(), 2, "the clone still pins version 1");
+    std::thread::spawn(move || drop(clone)).join().unwrap();
+    assert_eq!(log.alive(), 1);
+    drop(current);
+    assert_eq!(log.alive(), 0);
+}

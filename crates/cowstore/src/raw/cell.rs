@@ -18,6 +18,18 @@
 //! while publishes keep racing. A writer that finds `CONFIRM(old)` pays a unit for `old`.
 //! With serialized writers the fallback completes in a bounded number of steps (wait-free).
 //!
+//! # Snapshots (`snapshot`)
+//!
+//! An owned snapshot is a protection that is not bound to its thread: `snapshot()` runs the
+//! fast path in one of the thread's *snapshot slots* (the upper half of its borrow slots, so a
+//! `load()` still finds slot 0 free) and the handle keeps that slot. Nothing else changes for
+//! writers: a publish pays the slot's debt like a guard's. The handle may move to another
+//! thread and be dropped there (one compare-and-swap on the slot); records are never freed,
+//! and a record whose thread exits with a busy slot stays scanned. Dropping the store pays
+//! slots that still hold its last node instead of emptying them, because such a slot may be a
+//! snapshot that outlives the store. When all snapshot slots are busy, the handle counts in the
+//! thread's shard of the node instead (see `node.rs`).
+//!
 //! # Publishing (`compare_and_swap`)
 //!
 //! CAS the pointer from the node the new value was derived from to the new node, then scan every
@@ -34,8 +46,8 @@
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use super::domain::{Record, domain, shard_of, with_record};
-use super::node::{MAIN, Meta, NewNode, Node};
+use super::domain::{Record, SNAPSHOT_SLOTS, domain, shard_of, with_record};
+use super::node::{Meta, NewNode, Node};
 use crate::pins::PinTracker;
 use crate::sync::{AtomicPtr, Ordering, seq_cst_pair};
 use std::sync::Arc;
@@ -88,7 +100,7 @@ impl<T> AtomicNode<T> {
             _owns: PhantomData,
         };
         // The node's initial units include the store's and the publisher's.
-        (cell, Counted { ptr, counter: MAIN })
+        (cell, Counted::unit(ptr))
     }
 
     fn prepare_tag(&self) -> *mut () {
@@ -232,9 +244,24 @@ impl<T> AtomicNode<T> {
     }
 
     /// A counted handle to the current node.
+    ///
+    /// While one of this thread's snapshot slots is free, the handle keeps that borrow slot:
+    /// taking it costs what a `load()` costs, and dropping it (on any thread) one compare-and-
+    /// swap. A thread that holds more snapshots than it has snapshot slots counts the rest in
+    /// its shard of the node.
     #[inline]
     pub(crate) fn snapshot(&self) -> Counted<T> {
-        self.protect().into_counted_with(Some(&self.current))
+        let held = with_record(|record| {
+            let index = SNAPSHOT_SLOTS
+                .rev()
+                .find(|&i| record.borrows[i].load(Ordering::Relaxed).is_null())?;
+            let current = self.current.load(Ordering::Relaxed);
+            Some(self.protect_in_slot(record, index, current))
+        });
+        match held {
+            Some(protected) => protected.into_held(),
+            None => self.protect().into_counted_with(Some(&self.current)),
+        }
     }
 
     /// Publishes `new` if the current node is still the one `expected` protects; on success,
@@ -263,10 +290,7 @@ impl<T> AtomicNode<T> {
                 self.help_readers(old, new_ptr);
                 // SAFETY: we replaced `old` as current and helped every reader first.
                 unsafe { Node::retire(old, &self.tracker) };
-                Ok(Counted {
-                    ptr: new_ptr,
-                    counter: MAIN,
-                })
+                Ok(Counted::unit(new_ptr))
             }
             // SAFETY: the CAS failed, so `new_ptr` was never published.
             Err(_) => Err((expected, unsafe { NewNode::from_raw(new_ptr) })),
@@ -317,17 +341,15 @@ impl<T> AtomicNode<T> {
         let current = NonNull::new(self.current.load(Ordering::Acquire))
             .expect("the current node is never null");
         let erased = erase(current);
-        // `&mut self` proves no guard borrows this cell any more, so a slot that still holds
-        // the node belongs to a guard that was leaked (`mem::forget`): just empty it.
+        // `&mut self` proves no guard borrows this cell any more, but a snapshot may still hold
+        // a borrow slot on the node (snapshots outlive their store, on any thread): pay its
+        // debt, as a publish would. A slot of a leaked guard (`mem::forget`) is paid too, so
+        // a forgotten guard leaks its version, as a forgotten `Arc` would.
+        let paid = tagged(erased, PAID);
         domain().for_each_active(|record| {
             for slot in &record.borrows {
                 if slot.load(Ordering::SeqCst) == erased {
-                    let _ = slot.compare_exchange(
-                        erased,
-                        ptr::null_mut(),
-                        Ordering::SeqCst,
-                        Ordering::Acquire,
-                    );
+                    pay(slot, current, erased, paid);
                 }
             }
         });
@@ -393,15 +415,26 @@ impl<T> Protected<T> {
             unsafe { Node::acquire_shard(self.ptr, shard, current) };
             Counted {
                 ptr: self.ptr,
-                counter: shard,
+                hold: Hold::Shard(shard),
             }
         } else {
             // SAFETY: we hold a unit.
             unsafe { Node::acquire_unit(self.ptr) };
-            Counted {
-                ptr: self.ptr,
-                counter: MAIN,
-            }
+            Counted::unit(self.ptr)
+        }
+    }
+
+    /// Turns the protection itself into the handle: a borrow slot, or the unit we own. No
+    /// read-modify-write.
+    #[inline]
+    fn into_held(self) -> Counted<T> {
+        let this = std::mem::ManuallyDrop::new(self);
+        Counted {
+            ptr: this.ptr,
+            hold: match this.slot {
+                Some(slot) => Hold::Slot(slot),
+                None => Hold::Unit,
+            },
         }
     }
 
@@ -416,11 +449,7 @@ impl<T> Protected<T> {
             self.counted_with(current)
         } else {
             // Move our unit into the handle.
-            let this = std::mem::ManuallyDrop::new(self);
-            Counted {
-                ptr: this.ptr,
-                counter: MAIN,
-            }
+            self.into_held()
         }
     }
 }
@@ -451,19 +480,24 @@ impl<T> Drop for Protected<T> {
     #[inline]
     fn drop(&mut self) {
         match self.slot {
-            Some(slot) => {
-                if let Err(paid) = slot.compare_exchange(
-                    erase(self.ptr),
-                    ptr::null_mut(),
-                    Ordering::Release,
-                    Ordering::Acquire,
-                ) {
-                    release_paid::<T>(slot, paid);
-                }
-            }
+            Some(slot) => release_slot(slot, self.ptr),
             // SAFETY: we own the unit.
             None => unsafe { Node::release_unit(self.ptr) },
         }
+    }
+}
+
+/// Empties a borrow slot that protects `node`; if a writer paid the slot's debt meanwhile,
+/// gives that unit back.
+#[inline]
+fn release_slot<T>(slot: &AtomicPtr<()>, node: NonNull<Node<T>>) {
+    if let Err(paid) = slot.compare_exchange(
+        erase(node),
+        ptr::null_mut(),
+        Ordering::Release,
+        Ordering::Acquire,
+    ) {
+        release_paid::<T>(slot, paid);
     }
 }
 
@@ -484,12 +518,34 @@ fn release_paid<T>(slot: &AtomicPtr<()>, paid: *mut ()) {
 /// A counted handle: keeps its node's value alive.
 pub(crate) struct Counted<T> {
     ptr: NonNull<Node<T>>,
-    /// A shard index, or [`MAIN`].
-    counter: usize,
+    hold: Hold,
+}
+
+/// What keeps a [`Counted`] handle's node alive.
+#[derive(Clone, Copy)]
+enum Hold {
+    /// A strong unit of its own.
+    Unit,
+    /// A count in this snapshot shard of the node.
+    Shard(usize),
+    /// A borrow slot of the thread that took the handle, holding the node (a writer that
+    /// retires the node pays the slot a unit, as for a guard). Records are never freed and a
+    /// record with a busy slot stays scanned after its thread exits, so the handle may move to,
+    /// and be dropped on, any thread.
+    Slot(&'static AtomicPtr<()>),
+}
+
+impl<T> Counted<T> {
+    fn unit(ptr: NonNull<Node<T>>) -> Self {
+        Self {
+            ptr,
+            hold: Hold::Unit,
+        }
+    }
 }
 
 // SAFETY: a handle gives `&T` to its holder (needs `T: Sync`) and may drop the `T` on the
-// thread that releases the last unit (needs `T: Send`); the counts are atomic.
+// thread that releases the last unit (needs `T: Send`); the counts and slots are atomic.
 unsafe impl<T: Send + Sync> Send for Counted<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send + Sync> Sync for Counted<T> {}
@@ -514,7 +570,7 @@ impl<T> Counted<T> {
     }
 
     pub(crate) fn downgrade(&self) -> WeakNode<T> {
-        // SAFETY: we hold a strong count.
+        // SAFETY: we hold a strong count, or a borrow slot that keeps one alive.
         unsafe { Node::acquire_weak(self.ptr) };
         WeakNode { ptr: self.ptr }
     }
@@ -523,17 +579,30 @@ impl<T> Counted<T> {
 impl<T> Clone for Counted<T> {
     #[inline]
     fn clone(&self) -> Self {
-        if self.counter == MAIN {
-            // SAFETY: we hold a unit.
-            unsafe { Node::acquire_unit(self.ptr) };
-        } else {
-            // SAFETY: we hold a count in this shard, so the shard is non-zero (and the count
-            // cannot start the shard: no bias to install).
-            unsafe { Node::acquire_shard(self.ptr, self.counter, None) };
-        }
+        let hold = match self.hold {
+            Hold::Unit => {
+                // SAFETY: we hold a unit.
+                unsafe { Node::acquire_unit(self.ptr) };
+                Hold::Unit
+            }
+            Hold::Shard(shard) => {
+                // SAFETY: we hold a count in this shard, so the shard is non-zero (and the
+                // count cannot start the shard: no bias to install).
+                unsafe { Node::acquire_shard(self.ptr, shard, None) };
+                Hold::Shard(shard)
+            }
+            Hold::Slot(slot) => {
+                // The clone counts in the slot's shard: the slot stays ours alone.
+                let shard = shard_of(slot);
+                // SAFETY: our slot protects the node (or holds a unit a writer paid), and no
+                // bias is installed without the cell's pointer.
+                unsafe { Node::acquire_shard(self.ptr, shard, None) };
+                Hold::Shard(shard)
+            }
+        };
         Self {
             ptr: self.ptr,
-            counter: self.counter,
+            hold,
         }
     }
 }
@@ -541,12 +610,12 @@ impl<T> Clone for Counted<T> {
 impl<T> Drop for Counted<T> {
     #[inline]
     fn drop(&mut self) {
-        if self.counter == MAIN {
+        match self.hold {
             // SAFETY: we own the unit.
-            unsafe { Node::release_unit(self.ptr) };
-        } else {
+            Hold::Unit => unsafe { Node::release_unit(self.ptr) },
             // SAFETY: we own the shard count.
-            unsafe { Node::release_shard(self.ptr, self.counter) };
+            Hold::Shard(shard) => unsafe { Node::release_shard(self.ptr, shard) },
+            Hold::Slot(slot) => release_slot(slot, self.ptr),
         }
     }
 }
@@ -564,10 +633,7 @@ unsafe impl<T: Send + Sync> Sync for WeakNode<T> {}
 impl<T> WeakNode<T> {
     pub(crate) fn upgrade(&self) -> Option<Counted<T>> {
         // SAFETY: we hold a weak reference.
-        unsafe { Node::try_upgrade(self.ptr) }.then(|| Counted {
-            ptr: self.ptr,
-            counter: MAIN,
-        })
+        unsafe { Node::try_upgrade(self.ptr) }.then(|| Counted::unit(self.ptr))
     }
 
     pub(crate) fn meta(&self) -> &Meta {

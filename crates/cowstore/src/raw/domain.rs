@@ -21,6 +21,10 @@ use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering, thread_local_with_
 /// A power of two, so the next-slot index wraps with a mask.
 pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
 
+/// The borrow slots a snapshot may keep, tried from the last down: the upper half, so that
+/// `load()`'s first-choice slot 0 stays free for guards.
+pub(crate) const SNAPSHOT_SLOTS: std::ops::Range<usize> = BORROW_SLOTS / 2..BORROW_SLOTS;
+
 const RECORDS_PER_CHUNK: usize = if cfg!(loom) { 4 } else { 64 };
 
 pub(crate) struct Record {

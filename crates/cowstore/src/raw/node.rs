@@ -4,11 +4,12 @@
 //!
 //! - the store, while the node is current (one unit);
 //! - each snapshot shard with a non-zero count (one unit per shard — see below);
-//! - every `main`-counted handle: a writer's returned snapshot, a weak upgrade, a debt a writer
-//!   paid for a borrowed reader, a fallback load.
+//! - every handle with a unit of its own: a writer's returned snapshot, a weak upgrade, a debt
+//!   a writer paid for a borrowed reader (guard or slot-held snapshot), a fallback load.
 //!
 //! **Sharded snapshot counts.** Cloning one `Arc` from many threads makes every clone fight over
-//! one cache line. Snapshots instead count in one of [`SHARDS`] cache-padded counters chosen by the
+//! one cache line. A snapshot keeps a borrow slot of its thread when one is free (see `cell.rs`);
+//! clones, and snapshots beyond a thread's free slots, count in one of [`SHARDS`] cache-padded counters chosen by the
 //! thread. A shard holds one strong unit while its count is non-zero. So that the common
 //! `snapshot()`/drop pair on the current version touches only the thread's own shard line, the
 //! first snapshot taken in a shard while the node is current also installs a *bias* of one in
@@ -37,9 +38,6 @@ use crate::sync::{AtomicPtr, AtomicUsize, Ordering, seq_cst_pair};
 
 /// Number of snapshot counting shards per node.
 pub(crate) const SHARDS: usize = if cfg!(loom) { 2 } else { 8 };
-
-/// Counter id of handles that hold a strong unit directly (not through a shard).
-pub(crate) const MAIN: usize = usize::MAX;
 
 /// Above this many strong units or shard counts we abort, like `Arc` does, rather than risk an
 /// overflow that would free a live node.
