@@ -74,6 +74,18 @@ fn read_while_storing<R: Send + 'static>(
     reader.join().unwrap()
 }
 
+/// Checks the end state of a model that published version 2 once: the retired version, which
+/// nothing holds any more, was dropped exactly once; dropping the store drops the other.
+fn assert_retired_then_dropped(drops: &Arc<AtomicUsize>, store: Arc<Store<Tracked>>) {
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the retired version is freed once nothing holds it"
+    );
+    drop(store);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
 /// Runs `f` under loom (preemption bound 2 unless `LOOM_MAX_PREEMPTIONS` says otherwise) and
 /// checks that the model explored more than a trivial number of interleavings.
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -104,9 +116,7 @@ fn load_races_with_store() {
             let value = guard.read();
             assert_eq!(value, Guard::version(&guard));
         });
-        assert_eq!(drops.load(Ordering::SeqCst), 1, "version 1 dropped once");
-        drop(store);
-        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_retired_then_dropped(&drops, store);
     });
 }
 
@@ -145,9 +155,7 @@ fn snapshot_races_with_store() {
         };
         assert_eq!(2 - drops.load(Ordering::SeqCst) as u64, expected_alive);
         drop(snapshot);
-        assert_eq!(drops.load(Ordering::SeqCst), 1);
-        drop(store);
-        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_retired_then_dropped(&drops, store);
     });
 }
 
@@ -170,13 +178,7 @@ fn snapshot_bias_install_races_with_retire() {
             version
         });
         assert!(matches!(seen, 1 | 2));
-        assert_eq!(
-            drops.load(Ordering::SeqCst),
-            1,
-            "version 1 is freed once nothing holds it"
-        );
-        drop(store);
-        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_retired_then_dropped(&drops, store);
     });
 }
 
@@ -283,9 +285,7 @@ fn cached_reader_races_with_store() {
         };
         store.store(Tracked::new(2, &drops)).unwrap();
         reader.join().unwrap();
-        assert_eq!(drops.load(Ordering::SeqCst), 1);
-        drop(store);
-        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_retired_then_dropped(&drops, store);
     });
 }
 
@@ -344,8 +344,6 @@ fn slot_snapshot_clone_races_with_store() {
             Snapshot::version(&clone)
         });
         assert!(matches!(seen, 1 | 2));
-        assert_eq!(drops.load(Ordering::SeqCst), 1);
-        drop(store);
-        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_retired_then_dropped(&drops, store);
     });
 }
