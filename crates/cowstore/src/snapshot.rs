@@ -137,9 +137,11 @@ impl<T: fmt::Debug> fmt::Debug for Guard<'_, T> {
 /// An owned, immutable version of a store's value: `Send + Sync + 'static`, cheap to clone.
 ///
 /// A snapshot pins its version: the value is dropped when the last snapshot, guard or reader
-/// holding it goes away, never earlier, and never while it is current. Cloning and dropping
-/// touch a reference count sharded by thread, so many threads can take snapshots of the same
-/// version without fighting over one cache line.
+/// holding it goes away, never earlier, and never while it is current. Taking one writes only
+/// to the calling thread's own hazard slot, which the snapshot keeps (a thread has four for
+/// snapshots); clones, and snapshots beyond those four, count in a reference count sharded by
+/// thread. Either way many threads can take snapshots of the same version without fighting
+/// over one cache line.
 ///
 /// ```
 /// use cowstore::Store;

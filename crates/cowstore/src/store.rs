@@ -408,6 +408,9 @@ impl<T> Store<T> {
 
     /// An owned handle to the current version (`Send + Sync + 'static`).
     ///
+    /// It costs about what [`load`](Self::load) costs: the snapshot keeps the hazard slot that
+    /// protected it (see [`Snapshot`]) and may be dropped on any thread.
+    ///
     /// ```
     /// let store = cowstore::Store::new(5);
     /// let snapshot = store.snapshot();
