@@ -9,11 +9,12 @@
 //!
 //! **Sharded snapshot counts.** Cloning one `Arc` from many threads makes every clone fight over
 //! one cache line. A snapshot keeps a borrow slot of its thread when one is free (see `cell.rs`);
-//! clones, and snapshots beyond a thread's free slots, count in one of [`SHARDS`] cache-padded counters chosen by the
-//! thread. A shard holds one strong unit while its count is non-zero. So that the common
-//! `snapshot()`/drop pair on the current version touches only the thread's own shard line, the
-//! first snapshot taken in a shard while the node is current also installs a *bias* of one in
-//! that shard (and a bit in `biased`), which keeps the shard from dropping back to zero.
+//! clones, and snapshots beyond a thread's free slots, count in one of [`SHARDS`] cache-padded
+//! counters chosen by the thread. A shard holds one strong unit while its count is non-zero. So
+//! that a shard-counted `snapshot()`/drop pair on the current version touches only the thread's
+//! own shard line, the first snapshot counted in a shard while the node is current also
+//! installs a *bias* of one in that shard (and a bit in `biased`), which keeps the shard from
+//! dropping back to zero.
 //!
 //! **Removing biases.** Whoever clears a bias's bit in `biased` (a `fetch_and`) removes that
 //! bias, so it is removed exactly once. The retiring writer, after replacing the node as current,
