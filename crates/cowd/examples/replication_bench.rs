@@ -45,8 +45,11 @@ pub fn client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
+/// How long the helpers (and the etcd cluster module) wait for something to happen.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
 pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         if let Some(v) = check() {
             return v;

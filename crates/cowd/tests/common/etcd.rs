@@ -5,11 +5,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{client, eventually, free_port};
+use super::{PATIENCE, client, eventually, free_port};
 
 /// The etcd binary (`COWD_TEST_ETCD` overrides).
 pub fn etcd_bin() -> String {
@@ -91,8 +91,33 @@ impl EtcdCluster {
         Self::start_inner(n, extra_args, false)
     }
 
+    /// Starts every member on fresh ports and waits until each one serves a linearizable
+    /// read. A member that exits on the way (a port that [`free_port`] handed out was taken
+    /// again before etcd bound it) fails the attempt, and the whole cluster is started anew:
+    /// tests that kill a member rely on all `n` being up, since two of three can lose quorum.
     fn start_inner(n: usize, extra_args: &[&str], tls: bool) -> Self {
         require_etcd();
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let mut cluster = Self::launch(n, extra_args, tls);
+            match cluster.wait_every_member_serving() {
+                Ok(()) => return cluster,
+                Err(why) if attempt < ATTEMPTS => {
+                    eprintln!(
+                        "etcd cluster start, attempt {attempt}: {why}; starting again on fresh ports\n{}",
+                        cluster.logs()
+                    );
+                }
+                Err(why) => panic!(
+                    "etcd cluster did not start in {ATTEMPTS} attempts: {why}\n{}",
+                    cluster.logs()
+                ),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn launch(n: usize, extra_args: &[&str], tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let members: Vec<Member> = (0..n)
             .map(|i| Member {
@@ -120,8 +145,29 @@ impl EtcdCluster {
         for i in 0..n {
             cluster.start_member(i);
         }
-        cluster.wait_healthy();
         cluster
+    }
+
+    /// Waits (up to [`PATIENCE`]) until every member runs and serves a
+    /// linearizable read; an error names the first member that exited.
+    fn wait_every_member_serving(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let mut all_serving = true;
+            for m in &mut self.members {
+                if !m.is_running() {
+                    return Err(format!("member {} exited", m.name));
+                }
+                all_serving &= serves_linearizable_reads(&m.url());
+            }
+            if all_serving {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err("not every member serves reads".to_owned());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The `https://` client URLs of a TLS cluster, comma-separated.
@@ -216,13 +262,7 @@ impl EtcdCluster {
                 if !m.is_running() {
                     continue;
                 }
-                let ok = gateway(
-                    &m.url(),
-                    "/v3/kv/range",
-                    &json!({"key": b64("health-probe")}),
-                )
-                .is_some_and(|v| v.get("header").is_some());
-                if ok {
+                if serves_linearizable_reads(&m.url()) {
                     return Some(());
                 }
             }
@@ -329,6 +369,13 @@ impl Drop for EtcdCluster {
     fn drop(&mut self) {
         self.kill_all();
     }
+}
+
+/// Whether the member at `url` answers a linearizable read (it is up and the cluster has a
+/// leader it can reach).
+fn serves_linearizable_reads(url: &str) -> bool {
+    gateway(url, "/v3/kv/range", &json!({"key": b64("health-probe")}))
+        .is_some_and(|v| v.get("header").is_some())
 }
 
 fn revision_of(response: &Value) -> u64 {
