@@ -6,8 +6,9 @@
 //!     [--threads LIST] [--only CONTENDER]...
 //! ```
 //!
-//! Writes `matrix.md`, `results.json` and SVG plots to `bench-results/` at the repository root
-//! (or `--out DIR`).
+//! Writes `matrix.md`, `summary.md`, `results.json` and SVG plots to `bench-results/` at the
+//! repository root (or `--out DIR`). `--report-from results.json` renders the tables and plots
+//! of an earlier run again without measuring anything.
 #![deny(unsafe_code)]
 
 mod alloc;
@@ -15,9 +16,10 @@ mod contenders;
 mod machine;
 mod plot;
 mod report;
+mod summary;
 mod workload;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -77,6 +79,11 @@ struct Cli {
     /// Do not draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Measure nothing: render `matrix.md`, `summary.md` and the plots again from this
+    /// `results.json` of an earlier run (into --out, default: the file's directory). The
+    /// targets are evaluated again from the recorded cells.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["quick", "large", "duration_ms", "threads", "sizes", "mixes", "only"])]
+    report_from: Option<PathBuf>,
 }
 
 fn run_kind(kind: Kind, spec: &CellSpec, seed: u64) -> Measured {
@@ -136,8 +143,59 @@ fn command_line() -> String {
     cmd
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type BoxError = Box<dyn std::error::Error>;
+
+/// Writes the plots, `matrix.md` and `summary.md` of `report` to `out`.
+fn render(report: &Report, out: &Path) -> Result<(), BoxError> {
+    let mut svgs = Vec::new();
+    for &mix in &report.config.mixes {
+        let file = format!("throughput-{}.svg", mix.slug());
+        plot::throughput_vs_size(report, mix, &out.join(&file))?;
+        svgs.push((file, format!("Throughput vs size, mix {}", mix.label())));
+    }
+    plot::read_p99_vs_mix(report, &out.join("read-p99-vs-mix.svg"))?;
+    svgs.push((
+        "read-p99-vs-mix.svg".to_owned(),
+        "Read p99 vs mix".to_owned(),
+    ));
+    std::fs::write(out.join("matrix.md"), report::markdown(report, &svgs))?;
+    std::fs::write(out.join("summary.md"), summary::markdown(report))?;
+    Ok(())
+}
+
+/// `--report-from`: renders an earlier run's results again.
+fn rerender(results: &Path, out: Option<&Path>) -> Result<(), BoxError> {
+    let text = std::fs::read_to_string(results)
+        .map_err(|e| format!("cannot read {}: {e}", results.display()))?;
+    let mut report: Report = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a results.json written by cowstore-bench: {e}",
+            results.display()
+        )
+    })?;
+    report.targets = report::evaluate_targets(&report);
+    let out = match out {
+        Some(out) => out.to_owned(),
+        None => results
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    std::fs::create_dir_all(&out)?;
+    render(&report, &out)?;
+    println!(
+        "rendered {} cells of {} into {}",
+        report.cells.len(),
+        results.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
     let cli = Cli::parse();
+    if let Some(results) = &cli.report_from {
+        return rerender(results, cli.out.as_deref());
+    }
     let wall = Instant::now();
     let mut machine = machine::Machine::probe();
     let cores = machine.available_parallelism;
@@ -293,24 +351,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     report.targets = report::evaluate_targets(&report);
 
-    let mut svgs = Vec::new();
-    for &mix in &report.config.mixes {
-        let file = format!("throughput-{}.svg", mix.slug());
-        plot::throughput_vs_size(&report, mix, &out.join(&file))?;
-        svgs.push((file, format!("Throughput vs size, mix {}", mix.label())));
-    }
-    plot::read_p99_vs_mix(&report, &out.join("read-p99-vs-mix.svg"))?;
-    svgs.push((
-        "read-p99-vs-mix.svg".to_owned(),
-        "Read p99 vs mix".to_owned(),
-    ));
-
     report.wall_seconds = wall.elapsed().as_secs_f64();
     std::fs::write(
         out.join("results.json"),
         serde_json::to_string_pretty(&report)? + "\n",
     )?;
-    std::fs::write(out.join("matrix.md"), report::markdown(&report, &svgs))?;
+    render(&report, &out)?;
     println!("wrote {} cells to {}", report.cells.len(), out.display());
     for t in report.targets.iter().filter(|t| t.pass == Some(false)) {
         println!(

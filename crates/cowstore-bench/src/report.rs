@@ -420,6 +420,12 @@ pub(crate) fn markdown(report: &Report, svgs: &[(String, String)]) -> String {
             let _ = writeln!(s, "![{title}]({file})\n");
         }
     }
+    let _ = writeln!(
+        s,
+        "\n## Summary\n\nThe views BENCHMARKS.md publishes (also written alone to `summary.md`); \
+         every cell in full below.\n"
+    );
+    s.push_str(&crate::summary::markdown(report));
     for &mix in &c.mixes {
         let _ = writeln!(s, "\n## Mix {} (reads/writes)\n", mix.label());
         let _ = writeln!(

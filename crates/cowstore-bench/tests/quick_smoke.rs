@@ -125,6 +125,102 @@ fn quick_mode_emits_tables_plots_and_json() {
             "matrix.md does not link {svg}"
         );
     }
-    let rows = md.lines().filter(|l| l.starts_with("| 1K |")).count();
+    let cells_part = &md[md.find("## Mix ").expect("per-mix tables")..];
+    let rows = cells_part
+        .lines()
+        .filter(|l| l.starts_with("| 1K |"))
+        .count();
     assert_eq!(rows, CONTENDERS.len() * MIXES.len() * threads.len());
+
+    // The summary: every view, complete rows, and the same text inside matrix.md.
+    let summary = read(dir.path(), "summary.md");
+    for needle in [
+        "#### Total throughput (reads + writes per second)",
+        "#### 1 thread, 100/0 (pure lookup cost)",
+        "#### Cost of one write (99/1, 1 thread)",
+        "#### Read latency p99 (p99.9)",
+        "#### Memory: heap of the populated map / peak heap during the 50/50 cell",
+        "#### Scaling 1 →",
+    ] {
+        assert!(summary.contains(needle), "summary.md lacks {needle:?}");
+    }
+    for mix in MIXES {
+        assert!(
+            summary.contains(&format!("**{mix}**")),
+            "no summary for {mix}"
+        );
+    }
+    let throughput = &summary[..summary.find("#### 1 thread").unwrap()];
+    let size_rows: Vec<&str> = throughput
+        .lines()
+        .filter(|l| l.starts_with("| 1K |") || l.starts_with("| 100K |"))
+        .collect();
+    assert_eq!(size_rows.len(), 2 * MIXES.len());
+    for row in size_rows {
+        // entries, one column per contender, others' CPU; no cell missing.
+        assert_eq!(row.matches('|').count(), CONTENDERS.len() + 3, "{row}");
+        assert!(!row.contains("| – |"), "a missing cell: {row}");
+    }
+    assert!(
+        md.contains(&summary),
+        "matrix.md does not include summary.md"
+    );
+}
+
+#[test]
+fn report_from_renders_an_earlier_run_again_and_refuses_a_file_that_is_not_one() {
+    let run = tempfile::tempdir().expect("temp dir");
+    let status = Command::new(env!("CARGO_BIN_EXE_cowstore-bench"))
+        .args(["--quick", "--duration-ms", "10", "--warmup-ms", "2"])
+        .args([
+            "--sizes",
+            "1000",
+            "--threads",
+            "1",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(run.path())
+        .status()
+        .expect("run cowstore-bench");
+    assert!(status.success());
+
+    let again = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_cowstore-bench"))
+        .arg("--report-from")
+        .arg(run.path().join("results.json"))
+        .arg("--out")
+        .arg(again.path())
+        .output()
+        .expect("run cowstore-bench --report-from");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "matrix.md",
+        "summary.md",
+        "throughput-99-1.svg",
+        "read-p99-vs-mix.svg",
+    ] {
+        assert_eq!(
+            read(run.path(), file),
+            read(again.path(), file),
+            "{file} rendered differently from the same results"
+        );
+    }
+
+    fs::write(again.path().join("bad.json"), "{\"cells\": 3}").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_cowstore-bench"))
+        .arg("--report-from")
+        .arg(again.path().join("bad.json"))
+        .output()
+        .expect("run cowstore-bench --report-from");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not a results.json written by cowstore-bench"),
+        "{stderr}"
+    );
 }
