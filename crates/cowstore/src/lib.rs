@@ -64,7 +64,7 @@
 //! | call | returns | cost |
 //! |---|---|---|
 //! | [`Store::load`] | [`Guard`]: borrowed, thread-bound | two writes to the thread's own hazard slot |
-//! | [`Store::snapshot`] | [`Snapshot`]: owned, `Send + Sync + 'static` | plus one count in a thread-sharded counter |
+//! | [`Store::snapshot`] | [`Snapshot`]: owned, `Send + Sync + 'static` | the same two writes, to a slot the snapshot keeps (beyond four held at once by a thread, and for clones: a count in the thread's shard) |
 //! | [`Reader::load`] | `&Snapshot` cached per thread | one atomic load when nothing changed |
 //!
 //! # Guarantees

@@ -41,11 +41,19 @@ fn every_kind_of_hold_keeps_its_version_and_releases_it() {
     let clones: Vec<Snapshot<Counted>> = held.iter().map(Clone::clone).collect();
     assert_eq!(drops.load(Ordering::SeqCst), 1, "version 1 is gone");
     store.store(Counted(Arc::clone(&drops))).unwrap();
-    assert!(held.iter().chain(&clones).all(|s| Snapshot::version(s) == 2));
+    assert!(
+        held.iter()
+            .chain(&clones)
+            .all(|s| Snapshot::version(s) == 2)
+    );
     assert_eq!(drops.load(Ordering::SeqCst), 1, "version 2 is pinned");
     drop(published);
     drop(clones);
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "the slot holders still pin it");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the slot holders still pin it"
+    );
     // Released on another thread, as a snapshot may be.
     std::thread::spawn(move || drop(held)).join().unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 2, "version 2 dropped once");
