@@ -249,17 +249,23 @@ pub fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
     client().get(url).send().unwrap().json().unwrap()
 }
 
-/// `GET {base}/v1/history` → the version numbers it lists, ascending.
-pub fn history_versions(base: &str) -> Vec<u64> {
+/// `GET {base}/v1/history` → its entries, by ascending version.
+pub fn history_entries(base: &str) -> Vec<Value> {
     let body: Value = get_json(&format!("{base}/v1/history"));
-    let mut versions: Vec<u64> = body["versions"]
+    let mut entries = body["versions"]
         .as_array()
         .unwrap_or_else(|| panic!("{body}"))
+        .clone();
+    entries.sort_by_key(|e| e["version"].as_u64().unwrap());
+    entries
+}
+
+/// `GET {base}/v1/history` → the version numbers it lists, ascending.
+pub fn history_versions(base: &str) -> Vec<u64> {
+    history_entries(base)
         .iter()
-        .map(|v| v["version"].as_u64().unwrap())
-        .collect();
-    versions.sort_unstable();
-    versions
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect()
 }
 
 /// `GET {base}/v1/config?version=N` → (status, body bytes).
