@@ -24,13 +24,6 @@ fn color(kind: Kind) -> RGBColor {
     }
 }
 
-fn present_kinds(report: &Report) -> Vec<Kind> {
-    Kind::ALL
-        .into_iter()
-        .filter(|k| report.cells.iter().any(|c| c.contender_id == k.id()))
-        .collect()
-}
-
 /// A legend strip under the panels: one colored line and name per contender.
 fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
@@ -93,7 +86,7 @@ fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// Throughput (reads + writes per second, all threads) against map size: one file for `mix`,
 /// one panel per thread count.
 pub(crate) fn throughput_vs_size(report: &Report, mix: Mix, path: &Path) -> PlotResult<()> {
-    let kinds = present_kinds(report);
+    let kinds = report.kinds();
     let threads = &report.config.threads;
     let sizes = &report.config.sizes;
     let total = |k: Kind, size, t| {
@@ -164,7 +157,7 @@ pub(crate) fn throughput_vs_size(report: &Report, mix: Mix, path: &Path) -> Plot
 
 /// Read p99 latency against the mix, at the largest thread count: one panel per size.
 pub(crate) fn read_p99_vs_mix(report: &Report, path: &Path) -> PlotResult<()> {
-    let kinds = present_kinds(report);
+    let kinds = report.kinds();
     let sizes = &report.config.sizes;
     let mixes = &report.config.mixes;
     let t = report.max_threads();

@@ -117,6 +117,19 @@ impl Report {
     pub(crate) fn max_threads(&self) -> usize {
         self.config.threads.iter().copied().max().unwrap_or(1)
     }
+
+    /// The smallest thread count measured.
+    pub(crate) fn min_threads(&self) -> usize {
+        self.config.threads.iter().copied().min().unwrap_or(1)
+    }
+
+    /// The contenders that have cells in this run, in report order.
+    pub(crate) fn kinds(&self) -> Vec<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| self.cells.iter().any(|c| c.contender_id == k.id()))
+            .collect()
+    }
 }
 
 /// Evaluates the four targets on the measured cells.

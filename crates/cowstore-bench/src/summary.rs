@@ -3,30 +3,19 @@
 
 use std::fmt::Write as _;
 
+use crate::contenders::Kind;
 use crate::report::{Cell, Report, fmt_bytes, fmt_ns, fmt_rate, fmt_size};
 use crate::workload::Mix;
 
-/// The contenders a column stands for, in the run's order.
-fn contenders(report: &Report) -> &[String] {
-    &report.config.contenders
+/// `1 thread`, `2 threads`.
+fn threads_label(n: usize) -> String {
+    format!("{n} thread{}", if n == 1 { "" } else { "s" })
 }
 
-fn cell<'a>(
-    report: &'a Report,
-    contender: &str,
-    mix: Mix,
-    size: u64,
-    threads: usize,
-) -> Option<&'a Cell> {
-    report.cells.iter().find(|c| {
-        c.contender == contender && c.mix == mix && c.size == size && c.threads == threads
-    })
-}
-
-fn header(s: &mut String, first: &str, columns: &[String], extra: Option<&str>) {
+fn header(s: &mut String, first: &str, columns: &[Kind], extra: Option<&str>) {
     let _ = write!(s, "| {first} |");
-    for c in columns {
-        let _ = write!(s, " `{c}` |");
+    for k in columns {
+        let _ = write!(s, " `{}` |", k.name());
     }
     if let Some(extra) = extra {
         let _ = write!(s, " {extra} |");
@@ -63,7 +52,7 @@ fn others_range<'a>(cells: impl Iterator<Item = &'a Cell>) -> String {
 fn size_table(
     s: &mut String,
     report: &Report,
-    columns: &[String],
+    columns: &[Kind],
     mix: Mix,
     threads: usize,
     with_others: bool,
@@ -79,7 +68,7 @@ fn size_table(
         let _ = write!(s, "| {} |", fmt_size(size));
         let row: Vec<Option<&Cell>> = columns
             .iter()
-            .map(|c| cell(report, c, mix, size, threads))
+            .map(|&k| report.cell(k, mix, size, threads))
             .collect();
         for c in &row {
             let _ = write!(s, " {} |", c.map_or("–".to_owned(), &f));
@@ -95,31 +84,31 @@ fn size_table(
 /// The summary tables of `report` in Markdown, headings at level `####`.
 pub(crate) fn markdown(report: &Report) -> String {
     let mut s = String::new();
-    let all = contenders(report);
+    let all = report.kinds();
     let max_t = report.max_threads();
-    let min_t = report.config.threads.iter().copied().min().unwrap_or(1);
+    let min_t = report.min_threads();
     let has_mix = |m: Mix| report.config.mixes.contains(&m);
-    // Columns where a write happens in place or is copied: the SipHash control and `Mutex`
-    // only repeat what their neighbours show, so the cost and memory tables leave them out.
-    let writers: Vec<String> = all
+    // The SipHash control only repeats its neighbour outside the lookup tables, and `Mutex`
+    // the `RwLock` column in the cost and memory tables, so those leave them out.
+    let no_sip: Vec<Kind> = all
         .iter()
-        .filter(|c| !c.contains("SipHash") && !c.starts_with("Mutex"))
-        .cloned()
+        .copied()
+        .filter(|&k| k != Kind::CowHashMapSip)
         .collect();
-    let no_sip: Vec<String> = all
+    let writers: Vec<Kind> = no_sip
         .iter()
-        .filter(|c| !c.contains("SipHash"))
-        .cloned()
+        .copied()
+        .filter(|&k| k != Kind::Mutex)
         .collect();
 
     let _ = writeln!(
         s,
-        "#### Total throughput (reads + writes per second), {max_t} thread{}\n",
-        if max_t == 1 { "" } else { "s" }
+        "#### Total throughput (reads + writes per second), {}\n",
+        threads_label(max_t)
     );
     for &mix in &report.config.mixes {
         let _ = writeln!(s, "**{}**\n", mix.label());
-        size_table(&mut s, report, all, mix, max_t, true, |c| {
+        size_table(&mut s, report, &all, mix, max_t, true, |c| {
             fmt_rate(c.measured.read_ops_per_s + c.measured.write_ops_per_s)
         });
     }
@@ -127,10 +116,10 @@ pub(crate) fn markdown(report: &Report) -> String {
     if has_mix(Mix::ReadOnly) {
         let _ = writeln!(
             s,
-            "#### {min_t} thread{}, 100/0 (pure lookup cost): reads per second\n",
-            if min_t == 1 { "" } else { "s" }
+            "#### {}, 100/0 (pure lookup cost): reads per second\n",
+            threads_label(min_t)
         );
-        size_table(&mut s, report, all, Mix::ReadOnly, min_t, true, |c| {
+        size_table(&mut s, report, &all, Mix::ReadOnly, min_t, true, |c| {
             fmt_rate(c.measured.read_ops_per_s)
         });
     }
@@ -138,8 +127,8 @@ pub(crate) fn markdown(report: &Report) -> String {
     if has_mix(Mix::R99) {
         let _ = writeln!(
             s,
-            "#### Cost of one write (99/1, {min_t} thread{}): write p50 / bytes allocated / allocations\n",
-            if min_t == 1 { "" } else { "s" }
+            "#### Cost of one write (99/1, {}): write p50 / bytes allocated / allocations\n",
+            threads_label(min_t)
         );
         size_table(&mut s, report, &writers, Mix::R99, min_t, false, |c| {
             let m = &c.measured;
@@ -155,22 +144,24 @@ pub(crate) fn markdown(report: &Report) -> String {
 
     let _ = writeln!(
         s,
-        "#### Read latency p99 (p99.9) at {max_t} thread{}, by mix\n",
-        if max_t == 1 { "" } else { "s" }
+        "#### Read latency p99 (p99.9) at {}, by mix\n",
+        threads_label(max_t)
     );
     for &size in &report.config.sizes {
         let _ = writeln!(s, "**{} entries**\n", fmt_size(size));
         header(&mut s, "mix", &no_sip, None);
         for &mix in &report.config.mixes {
             let _ = write!(s, "| {} |", mix.label());
-            for c in &no_sip {
-                let text = cell(report, c, mix, size, max_t).map_or("–".to_owned(), |c| {
-                    format!(
-                        "{} ({})",
-                        fmt_ns(c.measured.read_p99_ns),
-                        fmt_ns(c.measured.read_p999_ns)
-                    )
-                });
+            for &k in &no_sip {
+                let text = report
+                    .cell(k, mix, size, max_t)
+                    .map_or("–".to_owned(), |c| {
+                        format!(
+                            "{} ({})",
+                            fmt_ns(c.measured.read_p99_ns),
+                            fmt_ns(c.measured.read_p999_ns)
+                        )
+                    });
                 let _ = write!(s, " {text} |");
             }
             s.push('\n');
@@ -181,8 +172,8 @@ pub(crate) fn markdown(report: &Report) -> String {
     if has_mix(Mix::R50) {
         let _ = writeln!(
             s,
-            "#### Memory: heap of the populated map / peak heap during the 50/50 cell ({max_t} thread{})\n",
-            if max_t == 1 { "" } else { "s" }
+            "#### Memory: heap of the populated map / peak heap during the 50/50 cell ({})\n",
+            threads_label(max_t)
         );
         size_table(&mut s, report, &writers, Mix::R50, max_t, false, |c| {
             format!(
@@ -201,9 +192,9 @@ pub(crate) fn markdown(report: &Report) -> String {
         header(&mut s, "entries", &no_sip, None);
         for &size in &report.config.sizes {
             let _ = write!(s, "| {} |", fmt_size(size));
-            for c in &no_sip {
-                let one = cell(report, c, Mix::ReadOnly, size, min_t);
-                let many = cell(report, c, Mix::ReadOnly, size, max_t);
+            for &k in &no_sip {
+                let one = report.cell(k, Mix::ReadOnly, size, min_t);
+                let many = report.cell(k, Mix::ReadOnly, size, max_t);
                 let text = match (one, many) {
                     (Some(one), Some(many)) if one.measured.read_ops_per_s > 0.0 => format!(
                         "{:.2}× ({:.2})",
