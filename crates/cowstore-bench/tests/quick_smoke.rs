@@ -86,6 +86,34 @@ fn quick_mode_emits_tables_plots_and_json() {
     }
     let targets = json["targets"].as_array().expect("targets");
     assert!(targets.len() >= 3 * 2 * 2 + 3, "every target is evaluated");
+    // A read target's ceiling is the fastest read-only rate at its size and thread count over
+    // the target's denominator; other targets have none.
+    for target in targets {
+        let what = target["what"].as_str().expect("what");
+        if what.contains("reads/s") {
+            let fastest_pure_reads = cells
+                .iter()
+                .filter(|c| {
+                    c["mix"] == "100/0"
+                        && c["size"] == target["size"]
+                        && c["threads"] == target["threads"]
+                })
+                .map(|c| c["read_ops_per_s"].as_f64().expect("read rate"))
+                .fold(0.0, f64::max);
+            let theirs = target["theirs"].as_f64().expect("theirs");
+            let ceiling = target["ceiling"]
+                .as_f64()
+                .expect("a read target has a ceiling");
+            assert!(
+                (ceiling - fastest_pure_reads / theirs).abs() <= 1e-9 * ceiling,
+                "{what} at {}: ceiling {ceiling}, expected {}",
+                target["size"],
+                fastest_pure_reads / theirs
+            );
+        } else {
+            assert!(target["ceiling"].is_null(), "{what} has a ceiling");
+        }
+    }
     assert!(json["machine"]["cpu_model"].is_string());
     assert!(
         json["command"]
@@ -109,6 +137,7 @@ fn quick_mode_emits_tables_plots_and_json() {
         "## Command",
         "## Machine and run conditions",
         "## Targets",
+        "| rule | result | ceiling |",
         "| CPU |",
     ] {
         assert!(md.contains(needle), "matrix.md lacks {needle:?}");
