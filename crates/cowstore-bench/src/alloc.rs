@@ -1,4 +1,4 @@
-//! A counting global allocator wrapping [`System`].
+//! A counting global allocator wrapping [`System`](std::alloc::System), or mimalloc with the `mimalloc` feature.
 //!
 //! Two kinds of accounting, both cheap enough not to distort the measured workloads:
 //!
@@ -13,15 +13,36 @@
 //! [`GlobalAlloc`] requires it.
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A thread folds its net allocation delta into the shared live counter past this many bytes.
 pub(crate) const FLUSH_BYTES: i64 = 64 * 1024;
 
-/// The allocator: forwards every call to [`System`] and counts.
+/// The allocator: forwards every call to the underlying allocator and counts.
 pub(crate) struct Counting;
+
+/// The allocator underneath the counting.
+#[cfg(not(feature = "mimalloc"))]
+const UNDERLYING: std::alloc::System = std::alloc::System;
+/// The allocator underneath the counting.
+#[cfg(feature = "mimalloc")]
+const UNDERLYING: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// What [`UNDERLYING`] is, for the report.
+pub(crate) const UNDERLYING_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc (the `mimalloc` crate; feature `mimalloc`)"
+} else {
+    SYSTEM_ALLOCATOR_NAME
+};
+
+/// The default: the system allocator.
+pub(crate) const SYSTEM_ALLOCATOR_NAME: &str = if cfg!(target_os = "linux") {
+    "the system allocator (glibc malloc)"
+} else {
+    "the system allocator"
+};
 
 static LIVE: AtomicI64 = AtomicI64::new(0);
 static PEAK: AtomicI64 = AtomicI64::new(0);
@@ -74,13 +95,14 @@ fn fold(delta: i64) {
     }
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
-// guarantees carry over; the counting around it never allocates and never unwinds.
+// SAFETY: every method forwards to `UNDERLYING` (`System`, or `MiMalloc` with the feature) with the
+// caller's arguments unchanged, so that allocator's guarantees carry over; the counting around it
+// never allocates and never unwinds.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract (non-zero size), which is
-        // exactly what `System.alloc` requires.
-        let ptr = unsafe { System.alloc(layout) };
+        // exactly what `UNDERLYING.alloc` requires.
+        let ptr = unsafe { UNDERLYING.alloc(layout) };
         if !ptr.is_null() {
             on_alloc(layout.size());
         }
@@ -89,7 +111,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as `alloc`, forwarded unchanged.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
+        let ptr = unsafe { UNDERLYING.alloc_zeroed(layout) };
         if !ptr.is_null() {
             on_alloc(layout.size());
         }
@@ -99,14 +121,14 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         on_dealloc(layout.size());
         // SAFETY: the caller guarantees `ptr` came from this allocator with this `layout`; this
-        // allocator got it from `System` with the same layout.
-        unsafe { System.dealloc(ptr, layout) }
+        // allocator got it from `UNDERLYING` with the same layout.
+        unsafe { UNDERLYING.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller guarantees `ptr`/`layout` describe a live block of this allocator
-        // (hence of `System`) and that `new_size` is valid for `layout.align()`.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        // (hence of `UNDERLYING`) and that `new_size` is valid for `layout.align()`.
+        let new = unsafe { UNDERLYING.realloc(ptr, layout, new_size) };
         if !new.is_null() {
             // Counted as a fresh allocation of `new_size` and a free of the old block.
             on_alloc(new_size);

@@ -34,6 +34,14 @@ pub(crate) struct Machine {
     pub(crate) process_peak_rss_bytes: Option<u64>,
     /// Start of the run, UTC, ISO 8601.
     pub(crate) started_utc: String,
+    /// The heap allocator under the counting one (runs recorded before this field existed used
+    /// the system allocator).
+    #[serde(default = "system_allocator")]
+    pub(crate) allocator: String,
+}
+
+fn system_allocator() -> String {
+    crate::alloc::SYSTEM_ALLOCATOR_NAME.to_owned()
 }
 
 fn read(path: &str) -> String {
@@ -137,6 +145,7 @@ impl Machine {
             timer_overhead_ns: timer_overhead(),
             process_peak_rss_bytes: None,
             started_utc: utc_now(),
+            allocator: crate::alloc::UNDERLYING_NAME.to_owned(),
         }
     }
 }

@@ -131,7 +131,12 @@ fn command_line() -> String {
     } else {
         "--release "
     };
-    let mut cmd = format!("cargo run {profile}-p cowstore-bench --");
+    let features = if cfg!(feature = "mimalloc") {
+        "--features mimalloc "
+    } else {
+        ""
+    };
+    let mut cmd = format!("cargo run {profile}-p cowstore-bench {features}--");
     for a in args {
         cmd.push(' ');
         if a.contains(|c: char| c.is_whitespace() || c == '\'') {

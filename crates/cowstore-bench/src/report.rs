@@ -336,6 +336,7 @@ pub(crate) fn markdown(report: &Report, svgs: &[(String, String)]) -> String {
     let _ = writeln!(s, "| memory | {} |", fmt_bytes(m.memory_bytes as f64));
     let _ = writeln!(s, "| kernel | {} |", m.kernel);
     let _ = writeln!(s, "| compiler | {} ({} profile) |", m.rustc, m.profile);
+    let _ = writeln!(s, "| heap allocator | {} |", m.allocator);
     if let Some(commit) = &m.git_commit {
         let _ = writeln!(s, "| commit | {commit} |");
     }

@@ -139,6 +139,7 @@ fn quick_mode_emits_tables_plots_and_json() {
         "## Targets",
         "| rule | result | ceiling |",
         "| CPU |",
+        "| heap allocator |",
     ] {
         assert!(md.contains(needle), "matrix.md lacks {needle:?}");
     }
