@@ -483,6 +483,25 @@ fn ratio_table() {
                 ("std_fold", run(|i| *st_fold.get(&probe(i)).unwrap())),
             ],
         );
+        // The rows above cycle through `BATCH` probe keys, whose paths stay cached: they time
+        // the walk itself. These draw every key of the map in a scattered order, so they also
+        // time the cache and TLB misses of a working set as large as the map.
+        let anywhere = |i: u64| keys[(mix(i ^ 0x5EED) % n as u64) as usize];
+        rounds(
+            "lookup_all_keys",
+            n,
+            200_000,
+            &mut [
+                ("cowstore", run(|i| *ours.get(&anywhere(i)).unwrap())),
+                ("imbl", run(|i| *im.get(&anywhere(i)).unwrap())),
+                ("rpds", run(|i| *rp.get(&anywhere(i)).unwrap())),
+                ("std", run(|i| *st.get(&anywhere(i)).unwrap())),
+                ("cowstore_sip", run(|i| *ours_sip.get(&anywhere(i)).unwrap())),
+                ("imbl_fold", run(|i| *im_fold.get(&anywhere(i)).unwrap())),
+                ("rpds_fold", run(|i| *rp_fold.get(&anywhere(i)).unwrap())),
+                ("std_fold", run(|i| *st_fold.get(&anywhere(i)).unwrap())),
+            ],
+        );
         rounds(
             "insert_shared",
             n,
