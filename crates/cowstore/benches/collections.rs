@@ -496,7 +496,10 @@ fn ratio_table() {
                 ("imbl", run(|i| *im.get(&anywhere(i)).unwrap())),
                 ("rpds", run(|i| *rp.get(&anywhere(i)).unwrap())),
                 ("std", run(|i| *st.get(&anywhere(i)).unwrap())),
-                ("cowstore_sip", run(|i| *ours_sip.get(&anywhere(i)).unwrap())),
+                (
+                    "cowstore_sip",
+                    run(|i| *ours_sip.get(&anywhere(i)).unwrap()),
+                ),
                 ("imbl_fold", run(|i| *im_fold.get(&anywhere(i)).unwrap())),
                 ("rpds_fold", run(|i| *rp_fold.get(&anywhere(i)).unwrap())),
                 ("std_fold", run(|i| *st_fold.get(&anywhere(i)).unwrap())),
