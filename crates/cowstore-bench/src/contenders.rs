@@ -96,7 +96,7 @@ impl Kind {
                 "as above, but built with `std::hash::RandomState` (SipHash-1-3, the hasher of the std, DashMap and imbl contenders)"
             }
             Kind::Sharded => {
-                "read: `ShardedMap::get` (a `load()` guard on the key's shard; no per-thread reader exists for it); write: `ShardedMap::insert` (one publish of that shard); 16 shards, foldhash"
+                "read: per-thread `ShardedReader::get` (each shard's snapshot cached, one atomic check when unchanged); write: `ShardedMap::insert` (one publish of that shard); 16 shards, foldhash"
             }
             Kind::CowStd => {
                 "read: per-thread `Reader::load()` then `get`; write: `Store::update(|m| m.insert(k, v))` (clones the whole map)"
@@ -325,18 +325,26 @@ impl Contender for Sharded {
     }
 
     fn handle(&self) -> impl Handle + '_ {
-        &self.0
+        ShardedHandle {
+            map: &self.0,
+            reader: self.0.reader(),
+        }
     }
 }
 
-impl Handle for &cowstore::collections::ShardedMap<u64, u64> {
+struct ShardedHandle<'a> {
+    map: &'a cowstore::collections::ShardedMap<u64, u64>,
+    reader: cowstore::collections::ShardedReader<'a, u64, u64>,
+}
+
+impl Handle for ShardedHandle<'_> {
     #[inline]
     fn read(&mut self, key: u64) -> Option<u64> {
-        self.get(&key)
+        self.reader.get(&key).copied()
     }
 
     #[inline]
     fn write(&mut self, key: u64, value: u64) {
-        self.insert(key, value);
+        self.map.insert(key, value);
     }
 }

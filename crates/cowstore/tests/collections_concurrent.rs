@@ -1,5 +1,5 @@
-//! `ShardedMap` and `LayeredMap`: model tests against `std::collections::HashMap`, and
-//! concurrency tests with real threads (monotonic reads per key, no lost writes, stable values
+//! `ShardedMap` (with its `ShardedReader`) and `LayeredMap`: model tests against
+//! `std::collections::HashMap`, and concurrency tests with real threads (monotonic reads per key, no lost writes, stable values
 //! across compactions, snapshots unaffected by later writes).
 
 use cowstore::Snapshot;
@@ -35,25 +35,36 @@ proptest! {
     fn sharded_map_model(ops in proptest::collection::vec(op(), 0..300), shards in 1..20usize) {
         let map = ShardedMap::with_shards(shards);
         let mut model = StdMap::new();
+        // Taken before any write: it must follow every change to the shards it reads.
+        let mut reader = map.reader();
         for op in &ops {
-            match *op {
-                Op::Insert(k, v) => prop_assert_eq!(map.insert(k, v), model.insert(k, v)),
-                Op::Remove(k) | Op::Reset(k) => prop_assert_eq!(map.remove(&k), model.remove(&k)),
+            let key = match *op {
+                Op::Insert(k, v) => {
+                    prop_assert_eq!(map.insert(k, v), model.insert(k, v));
+                    k
+                }
+                Op::Remove(k) | Op::Reset(k) => {
+                    prop_assert_eq!(map.remove(&k), model.remove(&k));
+                    k
+                }
                 Op::Alter(k, v) => {
                     let expected = match v {
                         Some(v) => model.insert(k, v),
                         None => model.remove(&k),
                     };
                     prop_assert_eq!(map.alter(k, |_| v), expected);
+                    k
                 }
-                Op::Compact => {}
-            }
+                Op::Compact => continue,
+            };
+            prop_assert_eq!(reader.get(&key), model.get(&key));
         }
         prop_assert_eq!(map.len(), model.len());
         let snapshot = map.snapshot();
         for k in 0..200u16 {
             prop_assert_eq!(map.get(&k), model.get(&k).copied());
             prop_assert_eq!(snapshot.get(&k), model.get(&k));
+            prop_assert_eq!(reader.get(&k), model.get(&k));
         }
         let mut all: Vec<_> = snapshot.iter().map(|(k, v)| (*k, *v)).collect();
         all.sort_unstable();
@@ -124,10 +135,16 @@ fn sharded_map_concurrent_writers_and_readers() {
     let map = Arc::new(ShardedMap::<u32, u32>::new());
     let done = Arc::new(AtomicBool::new(false));
     let start = Arc::new(Barrier::new(WRITERS as usize + 2));
+    // Reader 0 uses `ShardedMap::get`, reader 1 a `ShardedReader`.
     let readers: Vec<_> = (0..2)
-        .map(|_| {
+        .map(|r| {
             let (map, done, start) = (Arc::clone(&map), Arc::clone(&done), Arc::clone(&start));
             thread::spawn(move || {
+                let mut cached = (r == 1).then(|| map.reader());
+                let mut get = |k: &u32| match &mut cached {
+                    Some(reader) => reader.get(k).copied(),
+                    None => map.get(k),
+                };
                 start.wait();
                 let mut last = vec![0u32; (WRITERS * KEYS) as usize];
                 let mut reads = 0u64;
@@ -138,7 +155,7 @@ fn sharded_map_concurrent_writers_and_readers() {
                         // `None` before the first write is 0; after a value it can only mean
                         // the final removal, the largest state.
                         let seen = last[k as usize];
-                        let v = map.get(&k).unwrap_or(if seen > 0 { u32::MAX } else { 0 });
+                        let v = get(&k).unwrap_or(if seen > 0 { u32::MAX } else { 0 });
                         assert!(
                             v >= last[k as usize],
                             "key {k} went back from {} to {v}",
@@ -182,6 +199,31 @@ fn sharded_map_concurrent_writers_and_readers() {
         let expected = if k % 2 == 0 { None } else { Some(ROUNDS) };
         assert_eq!(map.get(&k), expected, "key {k}");
     }
+}
+
+/// A `ShardedReader` keeps the version of a shard it looked at until its next lookup in that
+/// shard: then the replaced version, and the values only it held, are freed.
+#[test]
+fn sharded_reader_pins_a_shard_version_until_its_next_lookup_there() {
+    let map = ShardedMap::with_shards(1);
+    let old_value = Arc::new("old");
+    map.insert(1, Arc::clone(&old_value));
+    let mut reader = map.reader();
+    assert_eq!(reader.get(&1).map(|v| **v), Some("old"));
+    map.insert(1, Arc::new("new"));
+    assert_eq!(
+        Arc::strong_count(&old_value),
+        2,
+        "the reader's cached version still holds the old value"
+    );
+    assert_eq!(reader.get(&1).map(|v| **v), Some("new"));
+    assert_eq!(
+        Arc::strong_count(&old_value),
+        1,
+        "the old version was freed when the reader moved on"
+    );
+    drop(reader);
+    assert_eq!(map.get(&1).map(|v| *v), Some("new"));
 }
 
 #[test]

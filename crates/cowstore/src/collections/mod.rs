@@ -49,7 +49,9 @@
 //!
 //! Put a `HashMap`, `OrdMap` or `PrefixMap` in a `Store` when a write must change several keys
 //! atomically (one publish); use a `ShardedMap` when writes are per key and should not queue
-//! behind one writer lock; see its notes on what a snapshot across shards promises.
+//! behind one writer lock; see its notes on what a snapshot across shards promises. For a
+//! thread's hot loop of lookups, take a [`ShardedMap::reader`] (a [`ShardedReader`]), as you
+//! would a [`Store::reader`](crate::Store::reader) for one store.
 //!
 //! Keys and values must be `Clone`: a shared node is copied before it is changed. Wrap large
 //! values in `Arc` so that copying a node copies pointers.
@@ -69,6 +71,7 @@ pub mod prefix_map;
 #[cfg(feature = "serde")]
 mod serde;
 mod sharded_map;
+mod sharded_reader;
 
 pub use diff::{Diff, DiffItem};
 pub use hash_map::HashMap;
@@ -77,3 +80,4 @@ pub use layered_map::{LayeredMap, Layers};
 pub use ord_map::OrdMap;
 pub use prefix_map::PrefixMap;
 pub use sharded_map::{ShardedMap, ShardedSnapshot};
+pub use sharded_reader::ShardedReader;

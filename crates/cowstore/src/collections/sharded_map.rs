@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
-use super::{DefaultHashBuilder, HashMap};
+use super::{DefaultHashBuilder, HashMap, ShardedReader};
 use crate::{Snapshot, Store};
 
 /// A concurrent map split into shards (16 by default), each a [`Store`] holding a persistent
@@ -107,6 +107,28 @@ impl<K, V, S> ShardedMap<K, V, S> {
         self.shards.len()
     }
 
+    /// A reading handle for one thread that caches each shard's current version: lookups
+    /// through it skip the per-lookup guard of [`get`](Self::get). See [`ShardedReader`]
+    /// (it pins what it caches until its next lookup in that shard).
+    ///
+    /// ```
+    /// let map = cowstore::collections::ShardedMap::new();
+    /// map.insert(1, "one");
+    /// let mut reader = map.reader();
+    /// assert_eq!(reader.get(&1), Some(&"one"));
+    /// ```
+    pub fn reader(&self) -> ShardedReader<'_, K, V, S> {
+        ShardedReader::new(self)
+    }
+
+    pub(super) fn stores(&self) -> &[Store<HashMap<K, V, S>>] {
+        &self.shards
+    }
+
+    pub(super) fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
     /// The current version of shard `index` (a consistent view of that shard, pinned until
     /// dropped).
     ///
@@ -167,7 +189,7 @@ impl<K, V, S> ShardedMap<K, V, S> {
 }
 
 /// Shard of a hash: the high bits, which the trie inside a shard looks at last.
-fn shard_of(hash: u64, shards: usize) -> usize {
+pub(super) fn shard_of(hash: u64, shards: usize) -> usize {
     ((u128::from(hash) * shards as u128) >> 64) as usize
 }
 
