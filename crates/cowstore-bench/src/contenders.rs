@@ -96,7 +96,7 @@ impl Kind {
                 "as above, but built with `std::hash::RandomState` (SipHash-1-3, the hasher of the std, DashMap and imbl contenders)"
             }
             Kind::Sharded => {
-                "read: per-thread `ShardedReader::get` (each shard's snapshot cached, one atomic check when unchanged); write: `ShardedMap::insert` (one publish of that shard); 16 shards, foldhash"
+                "read: `ShardedMap::get` (a `load()` guard on the key's shard; a per-thread `ShardedReader` reads faster at 100/0 but slower once writes are in the mix); write: `ShardedMap::insert` (one publish of that shard); 16 shards, foldhash"
             }
             Kind::CowStd => {
                 "read: per-thread `Reader::load()` then `get`; write: `Store::update(|m| m.insert(k, v))` (clones the whole map)"
@@ -325,26 +325,21 @@ impl Contender for Sharded {
     }
 
     fn handle(&self) -> impl Handle + '_ {
-        ShardedHandle {
-            map: &self.0,
-            reader: self.0.reader(),
-        }
+        &self.0
     }
 }
 
-struct ShardedHandle<'a> {
-    map: &'a cowstore::collections::ShardedMap<u64, u64>,
-    reader: cowstore::collections::ShardedReader<'a, u64, u64>,
-}
-
-impl Handle for ShardedHandle<'_> {
+// Reads take a guard per lookup (`get`), not a per-thread `ShardedReader`: with writes in the
+// mix a reader that caches every shard's version also pins and finally frees the replaced
+// versions, which cost more than the guards save (BENCHMARKS.md, "ShardedReader").
+impl Handle for &cowstore::collections::ShardedMap<u64, u64> {
     #[inline]
     fn read(&mut self, key: u64) -> Option<u64> {
-        self.reader.get(&key).copied()
+        self.get(&key)
     }
 
     #[inline]
     fn write(&mut self, key: u64, value: u64) {
-        self.map.insert(key, value);
+        self.insert(key, value);
     }
 }

@@ -22,7 +22,8 @@ pub(crate) struct Machine {
     pub(crate) rustc: String,
     /// `release` or `debug`.
     pub(crate) profile: String,
-    /// The commit of the repository, when `git` can tell.
+    /// The commit the binary was built from (`+modified`: with uncommitted changes to the
+    /// benchmark or the library), when `git` can tell.
     pub(crate) git_commit: Option<String>,
     /// /proc/loadavg when the run started.
     pub(crate) load_at_start: String,
@@ -118,14 +119,19 @@ impl Machine {
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024);
-        let git_commit = Command::new("git")
-            .args(["rev-parse", "--short=12", "HEAD"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map(|s| s.trim().to_owned());
+        // The commit the binary was built from (see build.rs); else the repository's HEAD.
+        let git_commit = option_env!("COWSTORE_BENCH_COMMIT")
+            .map(str::to_owned)
+            .or_else(|| {
+                Command::new("git")
+                    .args(["rev-parse", "--short=12", "HEAD"])
+                    .current_dir(env!("CARGO_MANIFEST_DIR"))
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .and_then(|o| String::from_utf8(o.stdout).ok())
+                    .map(|s| s.trim().to_owned())
+            });
         Self {
             cpu_model,
             cpus_listed,

@@ -21,6 +21,12 @@ use crate::Reader;
 /// keeps up to one outdated version of each shard alive. Drop readers you stop using; do not
 /// keep them in long-lived idle structures.
 ///
+/// **It is for read-mostly maps.** After a write to a shard, the reader's next lookup there
+/// drops the replaced version it held (and frees what only that version used), work that a
+/// guard-based [`ShardedMap::get`] leaves to the writer. In the project's benchmarks (2
+/// threads, each running the mix) it read 10–30% faster than `get` without writes, about the
+/// same at 1% writes, and slower, with far longer read tails, at 10% and 50% writes.
+///
 /// ```
 /// use cowstore::collections::ShardedMap;
 ///
