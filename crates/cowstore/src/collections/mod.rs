@@ -50,8 +50,8 @@
 //! Put a `HashMap`, `OrdMap` or `PrefixMap` in a `Store` when a write must change several keys
 //! atomically (one publish); use a `ShardedMap` when writes are per key and should not queue
 //! behind one writer lock; see its notes on what a snapshot across shards promises. For a
-//! thread's hot loop of lookups, take a [`ShardedMap::reader`] (a [`ShardedReader`]), as you
-//! would a [`Store::reader`](crate::Store::reader) for one store.
+//! thread's hot loop of lookups in a read-mostly map, take a [`ShardedMap::reader`] (a
+//! [`ShardedReader`]), as you would a [`Store::reader`](crate::Store::reader) for one store.
 //!
 //! Keys and values must be `Clone`: a shared node is copied before it is changed. Wrap large
 //! values in `Arc` so that copying a node copies pointers.
