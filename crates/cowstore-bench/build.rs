@@ -2,8 +2,9 @@
 //! name what was measured (the repository's HEAD when a binary runs may be a later commit).
 use std::process::Command;
 
-fn git(args: &[&str]) -> Option<String> {
-    Command::new("git")
+/// The trimmed standard output of `program args`, if it ran and succeeded.
+fn output_of(program: &str, args: &[&str]) -> Option<String> {
+    Command::new(program)
         .args(args)
         .output()
         .ok()
@@ -12,15 +13,13 @@ fn git(args: &[&str]) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+fn git(args: &[&str]) -> Option<String> {
+    output_of("git", args)
+}
+
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let version = Command::new(rustc)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|| "unknown".to_owned());
+    let version = output_of(&rustc, &["--version"]).unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=COWSTORE_BENCH_RUSTC={version}");
     println!("cargo:rerun-if-env-changed=RUSTC");
 

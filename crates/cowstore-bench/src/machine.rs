@@ -1,6 +1,5 @@
 //! A description of the machine and the run conditions, for the report.
 
-use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -119,19 +118,9 @@ impl Machine {
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024);
-        // The commit the binary was built from (see build.rs); else the repository's HEAD.
-        let git_commit = option_env!("COWSTORE_BENCH_COMMIT")
-            .map(str::to_owned)
-            .or_else(|| {
-                Command::new("git")
-                    .args(["rev-parse", "--short=12", "HEAD"])
-                    .current_dir(env!("CARGO_MANIFEST_DIR"))
-                    .output()
-                    .ok()
-                    .filter(|o| o.status.success())
-                    .and_then(|o| String::from_utf8(o.stdout).ok())
-                    .map(|s| s.trim().to_owned())
-            });
+        // Set by build.rs when `git` could tell. No fallback to the repository's HEAD at run
+        // time: that names whatever is checked out, not what this binary measures.
+        let git_commit = option_env!("COWSTORE_BENCH_COMMIT").map(str::to_owned);
         Self {
             cpu_model,
             cpus_listed,
