@@ -22,6 +22,12 @@ fn read(dir: &Path, file: &str) -> String {
     fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
+fn assert_contains_all(name: &str, text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{name} lacks {needle:?}");
+    }
+}
+
 #[test]
 fn quick_mode_emits_tables_plots_and_json() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -133,16 +139,18 @@ fn quick_mode_emits_tables_plots_and_json() {
 
     // Markdown: machine, command, one table per mix, the targets, links to the plots.
     let md = read(dir.path(), "matrix.md");
-    for needle in [
-        "## Command",
-        "## Machine and run conditions",
-        "## Targets",
-        "| rule | result | ceiling |",
-        "| CPU |",
-        "| heap allocator |",
-    ] {
-        assert!(md.contains(needle), "matrix.md lacks {needle:?}");
-    }
+    assert_contains_all(
+        "matrix.md",
+        &md,
+        &[
+            "## Command",
+            "## Machine and run conditions",
+            "## Targets",
+            "| rule | result | ceiling |",
+            "| CPU |",
+            "| heap allocator |",
+        ],
+    );
     for mix in MIXES {
         assert!(
             md.contains(&format!("## Mix {mix} (reads/writes)")),
@@ -164,16 +172,18 @@ fn quick_mode_emits_tables_plots_and_json() {
 
     // The summary: every view, complete rows, and the same text inside matrix.md.
     let summary = read(dir.path(), "summary.md");
-    for needle in [
-        "#### Total throughput (reads + writes per second)",
-        "#### 1 thread, 100/0 (pure lookup cost)",
-        "#### Cost of one write (99/1, 1 thread)",
-        "#### Read latency p99 (p99.9)",
-        "#### Memory: heap of the populated map / peak heap during the 50/50 cell",
-        "#### Scaling 1 →",
-    ] {
-        assert!(summary.contains(needle), "summary.md lacks {needle:?}");
-    }
+    assert_contains_all(
+        "summary.md",
+        &summary,
+        &[
+            "#### Total throughput (reads + writes per second)",
+            "#### 1 thread, 100/0 (pure lookup cost)",
+            "#### Cost of one write (99/1, 1 thread)",
+            "#### Read latency p99 (p99.9)",
+            "#### Memory: heap of the populated map / peak heap during the 50/50 cell",
+            "#### Scaling 1 →",
+        ],
+    );
     for mix in MIXES {
         assert!(
             summary.contains(&format!("**{mix}**")),
