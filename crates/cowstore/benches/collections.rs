@@ -468,43 +468,27 @@ fn ratio_table() {
         let probe = |i: u64| probes[(i % BATCH as u64) as usize];
         let fresh = |i: u64| mix(n as u64 + i % 1_000_000);
         let present = |i: u64| keys[(i.wrapping_mul(7919) % n as u64) as usize];
-        rounds(
-            "lookup",
-            n,
-            20_000,
-            &mut [
-                ("cowstore", run(|i| *ours.get(&probe(i)).unwrap())),
-                ("imbl", run(|i| *im.get(&probe(i)).unwrap())),
-                ("rpds", run(|i| *rp.get(&probe(i)).unwrap())),
-                ("std", run(|i| *st.get(&probe(i)).unwrap())),
-                ("cowstore_sip", run(|i| *ours_sip.get(&probe(i)).unwrap())),
-                ("imbl_fold", run(|i| *im_fold.get(&probe(i)).unwrap())),
-                ("rpds_fold", run(|i| *rp_fold.get(&probe(i)).unwrap())),
-                ("std_fold", run(|i| *st_fold.get(&probe(i)).unwrap())),
-            ],
-        );
+        // One row per map, looking up the key `$key(i)` in operation `i`.
+        macro_rules! lookup_rows {
+            ($key:ident) => {
+                [
+                    ("cowstore", run(|i| *ours.get(&$key(i)).unwrap())),
+                    ("imbl", run(|i| *im.get(&$key(i)).unwrap())),
+                    ("rpds", run(|i| *rp.get(&$key(i)).unwrap())),
+                    ("std", run(|i| *st.get(&$key(i)).unwrap())),
+                    ("cowstore_sip", run(|i| *ours_sip.get(&$key(i)).unwrap())),
+                    ("imbl_fold", run(|i| *im_fold.get(&$key(i)).unwrap())),
+                    ("rpds_fold", run(|i| *rp_fold.get(&$key(i)).unwrap())),
+                    ("std_fold", run(|i| *st_fold.get(&$key(i)).unwrap())),
+                ]
+            };
+        }
+        rounds("lookup", n, 20_000, &mut lookup_rows!(probe));
         // The rows above cycle through `BATCH` probe keys, whose paths stay cached: they time
         // the walk itself. These draw every key of the map in a scattered order, so they also
         // time the cache and TLB misses of a working set as large as the map.
         let anywhere = |i: u64| keys[(mix(i ^ 0x5EED) % n as u64) as usize];
-        rounds(
-            "lookup_all_keys",
-            n,
-            200_000,
-            &mut [
-                ("cowstore", run(|i| *ours.get(&anywhere(i)).unwrap())),
-                ("imbl", run(|i| *im.get(&anywhere(i)).unwrap())),
-                ("rpds", run(|i| *rp.get(&anywhere(i)).unwrap())),
-                ("std", run(|i| *st.get(&anywhere(i)).unwrap())),
-                (
-                    "cowstore_sip",
-                    run(|i| *ours_sip.get(&anywhere(i)).unwrap()),
-                ),
-                ("imbl_fold", run(|i| *im_fold.get(&anywhere(i)).unwrap())),
-                ("rpds_fold", run(|i| *rp_fold.get(&anywhere(i)).unwrap())),
-                ("std_fold", run(|i| *st_fold.get(&anywhere(i)).unwrap())),
-            ],
-        );
+        rounds("lookup_all_keys", n, 200_000, &mut lookup_rows!(anywhere));
         rounds(
             "insert_shared",
             n,
