@@ -25,7 +25,6 @@
 #![allow(missing_docs, unreachable_pub)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -33,6 +32,9 @@ use std::time::{Duration, Instant, SystemTime};
 use cowd::record::{Origin, VersionRecord};
 use cowd::{AppState, ServeConfig};
 use serde_json::{Value, json};
+
+mod common;
+use common::Server as Node;
 
 #[path = "../tests/common/etcd.rs"]
 #[allow(dead_code)]
@@ -65,61 +67,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A node served in this process on its own current-thread runtime.
-struct Node {
-    addr: SocketAddr,
-    state: AppState,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Node {
-    fn start(config: ServeConfig) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let instance = cowd::Instance::open(&config).expect("node opens");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send((listener.local_addr().unwrap(), instance.state().clone()))
-                    .unwrap();
-                instance
-                    .serve(listener, async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let (addr, state) = rx.recv().unwrap();
-        Self {
-            addr,
-            state,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// Records when each version lands in a node's store.
@@ -188,8 +135,9 @@ fn follower_lag(n: usize) {
         let leader = Node::start(ServeConfig {
             data_dir: dir.path().join("leader"),
             ..Default::default()
-        });
-        let versions = Arc::clone(leader.state.versions());
+        })
+        .expect("node opens");
+        let versions = Arc::clone(leader.state().versions());
         let mut v = versions.current().version();
         v += 1;
         versions
@@ -200,15 +148,16 @@ fn follower_lag(n: usize) {
                 &make(0),
             )))
             .unwrap();
-        let mut follow_config = cowd::follower::FollowConfig::new(leader.url());
+        let mut follow_config = cowd::follower::FollowConfig::new(leader.url(""));
         follow_config.options.long_poll = Duration::from_secs(30);
         let follow = Node::start(ServeConfig {
             follow: Some(follow_config),
             ..Default::default()
-        });
-        let follow_arrivals = record_arrivals(&follow.state);
+        })
+        .expect("node opens");
+        let follow_arrivals = record_arrivals(follow.state());
         // The client library on its own thread.
-        let client_follower = cowd_client::Follower::<Value>::builder(&leader.url())
+        let client_follower = cowd_client::Follower::<Value>::builder(&leader.url(""))
             .start_blocking()
             .unwrap();
         let client_arrivals: Arrivals = Arc::default();
@@ -230,7 +179,7 @@ fn follower_lag(n: usize) {
         }
         // Wait for both to have the first version.
         eventually("the followers to sync", || {
-            (follow.state.versions().current().version() == v && client_follower.version() == v)
+            (follow.state().versions().current().version() == v && client_follower.version() == v)
                 .then_some(())
         });
         let mut published: Vec<(u64, u64, Instant)> = Vec::with_capacity(n);
@@ -248,7 +197,7 @@ fn follower_lag(n: usize) {
             thread::sleep(Duration::from_millis(3));
         }
         eventually("the followers to catch up", || {
-            (follow.state.versions().current().version() == v && client_follower.version() == v)
+            (follow.state().versions().current().version() == v && client_follower.version() == v)
                 .then_some(())
         });
         thread::sleep(Duration::from_millis(50));
@@ -270,7 +219,7 @@ fn follower_lag(n: usize) {
             "client follower: full syncs {}, delta syncs {}, delta fallbacks {}",
             stats.full_syncs, stats.delta_syncs, stats.delta_fallbacks
         );
-        let counters = cowd::http::metrics::render(&follow.state)
+        let counters = cowd::http::metrics::render(follow.state())
             .lines()
             .filter(|l| {
                 l.starts_with("cowd_follower_syncs_total")
@@ -309,24 +258,25 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
                 etcd: Some(etcd),
                 ..Default::default()
             })
+            .expect("node opens")
         })
         .collect();
     eventually("the etcd nodes to sync", || {
         nodes
             .iter()
-            .all(|n| n.state.versions().is_synced() && n.state.backend().readiness().is_ok())
+            .all(|n| n.state().versions().is_synced() && n.state().backend().readiness().is_ok())
             .then_some(())
     });
     let http = client();
     if do_etcd {
-        let arrivals: Vec<Arrivals> = nodes.iter().map(|n| record_arrivals(&n.state)).collect();
+        let arrivals: Vec<Arrivals> = nodes.iter().map(|n| record_arrivals(n.state())).collect();
         let mut samples = Vec::with_capacity(n);
         let mut put_latency = Vec::with_capacity(n);
         for i in 0..n {
             let node = &nodes[i % 3];
             let t0 = Instant::now();
             let r = http
-                .put(format!("{}/v1/config", node.url()))
+                .put(format!("{}/v1/config", node.url("")))
                 .bearer_auth(&token)
                 .json(&json!({"write": i, "payload": "x".repeat(200)}))
                 .send()
@@ -357,16 +307,17 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
         let embedded = Node::start(ServeConfig {
             data_dir: dir.path().join("embedded"),
             ..Default::default()
-        });
+        })
+        .expect("node opens");
         let doc = json!({"payload": "y".repeat(4000)});
-        http.put(format!("{}/v1/config", nodes[0].url()))
+        http.put(format!("{}/v1/config", nodes[0].url("")))
             .bearer_auth(&token)
             .json(&doc)
             .send()
             .unwrap();
-        let v = embedded.state.versions().current().version() + 1;
+        let v = embedded.state().versions().current().version() + 1;
         embedded
-            .state
+            .state()
             .versions()
             .publish(Arc::new(VersionRecord::from_value(
                 v,
@@ -375,12 +326,12 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
                 &doc,
             )))
             .unwrap();
-        let etcd_before = etcd_requests(&nodes[0].state);
+        let etcd_before = etcd_requests(nodes[0].state());
         let reads = n.max(1000) * 5;
         let mut etcd_lat = Vec::with_capacity(reads);
         let mut embedded_lat = Vec::with_capacity(reads);
-        let etcd_url = format!("{}/v1/config", nodes[0].url());
-        let embedded_url = format!("{}/v1/config", embedded.url());
+        let etcd_url = format!("{}/v1/config", nodes[0].url(""));
+        let embedded_url = format!("{}/v1/config", embedded.url(""));
         let etcd_client = client();
         let embedded_client = client();
         for url in [&etcd_url, &embedded_url] {
@@ -419,7 +370,7 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
                 }
             }
         }
-        let etcd_after = etcd_requests(&nodes[0].state);
+        let etcd_after = etcd_requests(nodes[0].state());
         println!(
             "\n== GET /v1/config (4 KiB), sequential on one keep-alive connection, interleaved =="
         );
@@ -429,7 +380,7 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
             "etcd requests by the etcd node during the reads: before {etcd_before:?}, after {etcd_after:?} (probe = 1/s health check)"
         );
         // In-process reads.
-        let versions = nodes[0].state.versions();
+        let versions = nodes[0].state().versions();
         let iterations = 10_000_000u64;
         let t0 = Instant::now();
         let mut sum = 0u64;
@@ -440,7 +391,7 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
         println!(
             "\n== in-process reads ==\nVersions::with_current on an etcd node: {per:.1} ns/read (checksum {sum})"
         );
-        let follower = cowd_client::Follower::<Value>::builder(&nodes[1].url())
+        let follower = cowd_client::Follower::<Value>::builder(&nodes[1].url(""))
             .start_blocking()
             .unwrap();
         let t0 = Instant::now();

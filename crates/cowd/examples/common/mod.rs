@@ -1,14 +1,18 @@
 //! What the `cowd` examples share: a server run in-process on a loopback port, and the
 //! long-poll that waits for a version.
+// Each example uses part of this module.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::thread;
 use std::time::Duration;
 
-/// A `cowd` instance served on `127.0.0.1:<free port>` by its own runtime thread, as
-/// `Instance::open` + `Instance::serve` (the same code as `cowd serve`). Stops when dropped.
+/// A `cowd` instance served on `127.0.0.1:<free port>` by its own thread and single-threaded
+/// runtime (like `--io-threads 1`), as `Instance::open` + `Instance::serve` (the same code as
+/// `cowd serve`). Stops gracefully when dropped.
 pub(crate) struct Server {
     addr: SocketAddr,
+    state: cowd::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -18,8 +22,7 @@ impl Server {
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a tokio runtime");
@@ -36,7 +39,10 @@ impl Server {
                     .await
                     .expect("a loopback port");
                 started_tx
-                    .send(Ok(listener.local_addr().expect("bound")))
+                    .send(Ok((
+                        listener.local_addr().expect("bound"),
+                        instance.state().clone(),
+                    )))
                     .ok();
                 let shutdown = async move {
                     let _ = stopped.await;
@@ -46,11 +52,12 @@ impl Server {
                 }
             });
         });
-        let addr = started_rx
+        let (addr, state) = started_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("the server starts or says why not")?;
         Ok(Self {
             addr,
+            state,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -58,6 +65,11 @@ impl Server {
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The instance's shared state: its versions (a `cowstore::Store`), backend, metrics.
+    pub(crate) fn state(&self) -> &cowd::AppState {
+        &self.state
     }
 }
 
