@@ -145,6 +145,30 @@ fn more_guards_than_slots_use_the_fallback_and_release() {
     assert_eq!(store.load().id, 1);
 }
 
+/// `load()` takes the guard slots in turn: later loads come round to a held guard's slot and
+/// must step past it, and publishes meanwhile must pay the held guard, not the passers-by.
+#[test]
+fn held_guards_survive_loads_rotating_past_their_slots() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(0));
+    let first = store.load();
+    let second = store.load();
+    for i in 1..=20 {
+        let passing = store.load();
+        assert_eq!(passing.id, i - 1);
+        store.store(log.make(i)).unwrap();
+        assert_eq!(passing.id, i - 1);
+        drop(passing);
+        assert_eq!(log.alive(), 2, "only the held version and the current one are alive");
+    }
+    assert_eq!((first.id, second.id), (0, 0));
+    drop(first);
+    assert_eq!(log.alive(), 2, "the second guard still pins version 1");
+    drop(second);
+    assert_eq!(log.alive(), 1);
+    assert_eq!(store.load().id, 20);
+}
+
 #[test]
 fn weak_snapshot_does_not_pin() {
     let log = Arc::new(DropLog::default());

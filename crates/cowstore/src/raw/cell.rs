@@ -119,10 +119,15 @@ impl<T> AtomicNode<T> {
     pub(crate) fn protect(&self) -> Protected<T> {
         with_record(|record| {
             let current = self.current.load(Ordering::Relaxed);
-            // The first slot is free unless this thread already holds a guard: try it first,
-            // so the common case reads and writes no bookkeeping.
-            if record.borrows[0].load(Ordering::Relaxed).is_null() {
-                self.protect_in_slot(record, 0, current)
+            // The guard slot after the last one used is free unless this thread holds several
+            // guards. Taking the guard slots in turn, rather than always the first, keeps one
+            // guard's release and the next guard's publish off the same word: a locked
+            // instruction on a word the previous one just wrote waits for it (0.5% of a
+            // `load()` on the EPYC VM, bench-results/core/rotating-guard-slots.md).
+            let index = record.guard_slot_to_try();
+            if record.borrows[index].load(Ordering::Relaxed).is_null() {
+                record.advance_guard_slot(index);
+                self.protect_in_slot(record, index, current)
             } else {
                 self.protect_find_slot(record, current)
             }

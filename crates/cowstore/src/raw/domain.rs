@@ -14,7 +14,9 @@ use std::cell::Cell;
 use std::ptr;
 
 use super::node::{CachePadded, SHARDS};
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering, thread_local_with_drop};
+use crate::sync::{
+    AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, thread_local_with_drop,
+};
 
 /// Borrow slots per thread: how many `load()` guards a thread can hold before the next one takes
 /// the (still wait-free, but counted) fallback path.
@@ -25,12 +27,39 @@ pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
 /// `load()`'s first-choice slot 0 stays free for guards.
 pub(crate) const SNAPSHOT_SLOTS: std::ops::Range<usize> = BORROW_SLOTS / 2..BORROW_SLOTS;
 
+/// The borrow slots `load()` tries first, in turn: the lower half. A power of two.
+const GUARD_SLOTS: usize = SNAPSHOT_SLOTS.start;
+
 const RECORDS_PER_CHUNK: usize = if cfg!(loom) { 4 } else { 64 };
 
 pub(crate) struct Record {
     pub(crate) borrows: [AtomicPtr<()>; BORROW_SLOTS],
     pub(crate) fallback: AtomicPtr<()>,
+    /// The guard slot `load()` tries next. Only the record's owning thread touches it, so
+    /// relaxed loads and stores (plain moves) suffice; writers never read it.
+    next_guard_slot: AtomicUsize,
     in_use: AtomicBool,
+}
+
+impl Record {
+    /// The borrow slot a `load()` guard should try first.
+    #[inline(always)]
+    pub(crate) fn guard_slot_to_try(&self) -> usize {
+        if GUARD_SLOTS == 1 {
+            // Loom's two slots leave one guard slot: no rotation to model.
+            return 0;
+        }
+        self.next_guard_slot.load(Ordering::Relaxed) % GUARD_SLOTS
+    }
+
+    /// Records that guard slot `index` was taken, so the next `load()` tries the one after.
+    #[inline(always)]
+    pub(crate) fn advance_guard_slot(&self, index: usize) {
+        if GUARD_SLOTS > 1 {
+            self.next_guard_slot
+                .store((index + 1) % GUARD_SLOTS, Ordering::Relaxed);
+        }
+    }
 }
 
 // Every record sits alone in its 128-byte block, which is what numbers it in `shard_of`.
@@ -58,6 +87,7 @@ impl Chunk {
                 CachePadded(Record {
                     borrows: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
                     fallback: AtomicPtr::new(ptr::null_mut()),
+                    next_guard_slot: AtomicUsize::new(0),
                     in_use: AtomicBool::new(false),
                 })
             })
