@@ -159,7 +159,11 @@ fn held_guards_survive_loads_rotating_past_their_slots() {
         store.store(log.make(i)).unwrap();
         assert_eq!(passing.id, i - 1);
         drop(passing);
-        assert_eq!(log.alive(), 2, "only the held version and the current one are alive");
+        assert_eq!(
+            log.alive(),
+            2,
+            "only the held version and the current one are alive"
+        );
     }
     assert_eq!((first.id, second.id), (0, 0));
     drop(first);
