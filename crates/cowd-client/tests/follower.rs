@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 const TOKEN: &str = "client-test-token";
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A cowd server on `addr` (port 0 picks one), its own runtime thread, stopped on drop.
+/// A cowd server on `addr` (port 0 picks one): `cowd::BackgroundServer` (its own runtime
+/// thread, stopped on drop) and the raw-socket write the tests use.
 struct Server {
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
+    server: Option<cowd::BackgroundServer>,
 }
 
 impl Server {
@@ -25,39 +25,24 @@ impl Server {
             listen: addr,
             data_dir: data_dir.to_owned(),
             token: Some(TOKEN.to_owned()),
-            io_threads: 0,
+            io_threads: 1,
             ..Default::default()
         };
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let instance = cowd::Instance::open(&config).expect("the server opens");
-                let listener = loop {
-                    match tokio::net::TcpListener::bind(config.listen).await {
-                        Ok(l) => break l,
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    }
-                };
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                instance
-                    .serve(listener, async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr_rx.recv_timeout(PATIENCE).expect("the server starts");
-        Self {
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+        // A restart binds the port its previous run just closed: retry while it is taken.
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match cowd::BackgroundServer::start(config.clone()) {
+                Ok(server) => {
+                    return Self {
+                        addr: server.addr(),
+                        server: Some(server),
+                    };
+                }
+                Err(cowd::StartError::Bind { .. }) if Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                Err(error) => panic!("the server starts: {error}"),
+            }
         }
     }
 
@@ -85,18 +70,9 @@ impl Server {
     }
 
     fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        if let Some(server) = self.server.take() {
+            server.stop().expect("the server stops cleanly");
         }
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -8,19 +8,24 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, version_of, wait_for_newer};
+use common::{version_of, wait_for_newer};
+use cowd::BackgroundServer;
 use serde_json::json;
 
 const TOKEN: &str = "example-token";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let leader = Server::start(cowd::ServeConfig {
+    let leader = BackgroundServer::start(cowd::ServeConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        io_threads: 1,
         data_dir: dir.path().join("leader"),
         token: Some(TOKEN.to_owned()),
         ..Default::default()
     })?;
-    let follower = Server::start(cowd::ServeConfig {
+    let follower = BackgroundServer::start(cowd::ServeConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        io_threads: 1,
         data_dir: dir.path().join("follower"),
         follow: Some(cowd::follower::FollowConfig::new(leader.url(""))),
         ..Default::default()

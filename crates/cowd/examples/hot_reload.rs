@@ -10,13 +10,16 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Server, version_of, wait_for_newer};
+use common::{version_of, wait_for_newer};
+use cowd::BackgroundServer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("app.toml");
     std::fs::write(&file, "level = \"info\"\ntimeout_ms = 500\n")?;
-    let server = Server::start(cowd::ServeConfig {
+    let server = BackgroundServer::start(cowd::ServeConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        io_threads: 1,
         data_dir: dir.path().join("data"),
         config_file: Some(file.clone()),
         watch: true,
@@ -65,7 +68,7 @@ fn replace(file: &Path, content: &str) -> std::io::Result<()> {
 }
 
 /// One counter of `GET /metrics` (Prometheus text format).
-fn metric(server: &Server, name: &str) -> Result<f64, Box<dyn std::error::Error>> {
+fn metric(server: &BackgroundServer, name: &str) -> Result<f64, Box<dyn std::error::Error>> {
     let text = reqwest::blocking::get(server.url("/metrics"))?.text()?;
     let line = text
         .lines()

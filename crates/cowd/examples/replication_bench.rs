@@ -30,11 +30,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use cowd::record::{Origin, VersionRecord};
-use cowd::{AppState, ServeConfig};
+use cowd::{AppState, BackgroundServer as Node, ServeConfig};
 use serde_json::{Value, json};
-
-mod common;
-use common::Server as Node;
 
 #[path = "../tests/common/etcd.rs"]
 #[allow(dead_code)]
@@ -133,6 +130,8 @@ fn follower_lag(n: usize) {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let leader = Node::start(ServeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            io_threads: 1,
             data_dir: dir.path().join("leader"),
             ..Default::default()
         })
@@ -151,6 +150,8 @@ fn follower_lag(n: usize) {
         let mut follow_config = cowd::follower::FollowConfig::new(leader.url(""));
         follow_config.options.long_poll = Duration::from_secs(30);
         let follow = Node::start(ServeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            io_threads: 1,
             follow: Some(follow_config),
             ..Default::default()
         })
@@ -254,6 +255,8 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
             );
             etcd.probe_interval = Duration::from_secs(1);
             Node::start(ServeConfig {
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                io_threads: 1,
                 token: Some(token.clone()),
                 etcd: Some(etcd),
                 ..Default::default()
@@ -305,6 +308,8 @@ fn etcd_and_reads(n: usize, do_etcd: bool, do_reads: bool) {
     if do_reads {
         let dir = tempfile::tempdir().unwrap();
         let embedded = Node::start(ServeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            io_threads: 1,
             data_dir: dir.path().join("embedded"),
             ..Default::default()
         })

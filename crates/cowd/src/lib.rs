@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`cli`] | the command line (`cowd serve`, `cowd check`) |
 //! | [`server`] | [`ServeConfig`], [`Instance`] (open the data dir, pick the source of truth), [`run`] |
+//! | [`background`] | [`BackgroundServer`]: an instance served from a thread of its own, stopped on drop |
 //! | [`backend`] | the write seam: [`backend::Backend`] (embedded, file mode), [`backend::Committer`] |
 //! | [`follower`] | follower mode (`cowd follow --leader URL`): a read-only copy of another cowd |
 //! | [`etcd`] | etcd mode (`--etcd-endpoints`): etcd is the truth, every node keeps a local copy |
@@ -44,9 +45,13 @@
 //! instance.serve(listener, cowd::server::termination()).await
 //! # }
 //! ```
+//!
+//! From code that is not async, [`BackgroundServer`] runs the same on a thread of its own and
+//! stops it when dropped.
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod background;
 pub mod cli;
 pub mod config_format;
 pub mod etcd;
@@ -60,6 +65,7 @@ pub mod source;
 pub mod state;
 pub mod versions;
 
+pub use background::BackgroundServer;
 pub use http::app;
 pub use server::{Instance, ServeConfig, StartError, run};
 pub use state::AppState;

@@ -173,43 +173,19 @@ impl Drop for Daemon {
     }
 }
 
-/// An in-process server (library API: `Instance::open` + `serve`) on a loopback port, with its
-/// own runtime thread.
+/// An in-process server (`cowd::BackgroundServer`: `Instance::open` + `serve` on a thread of
+/// its own) on a loopback port, which a test can stop and start again on the same data dir.
 pub struct InProcess {
     pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
+    server: Option<cowd::BackgroundServer>,
 }
 
 impl InProcess {
     pub fn start(config: cowd::ServeConfig) -> Self {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let instance = cowd::Instance::open(&config).expect("instance opens");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                instance
-                    .serve(listener, async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr_rx
-            .recv_timeout(PATIENCE)
-            .expect("in-process server starts");
+        let server = cowd::BackgroundServer::start(config).expect("in-process server starts");
         Self {
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            addr: server.addr(),
+            server: Some(server),
         }
     }
 
@@ -217,19 +193,11 @@ impl InProcess {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Graceful shutdown; the server must have served without an error.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        if let Some(server) = self.server.take() {
+            server.stop().expect("the server stops cleanly");
         }
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
