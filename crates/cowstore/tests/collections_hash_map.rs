@@ -61,6 +61,9 @@ enum Op {
     Insert(u16, u32),
     Remove(u16),
     Alter(u16, Option<u32>),
+    /// `extend` with these pairs (a later pair for the same key wins), into a map that may
+    /// share nodes with saved versions.
+    Extend(Vec<(u16, u32)>),
     Snapshot,
 }
 
@@ -69,6 +72,8 @@ fn op(keys: u16) -> impl Strategy<Value = Op> {
         4 => (0..keys, any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
         3 => (0..keys).prop_map(Op::Remove),
         1 => (0..keys, proptest::option::of(any::<u32>())).prop_map(|(k, v)| Op::Alter(k, v)),
+        1 => proptest::collection::vec((0..keys, any::<u32>()), 0..(keys as usize + 16))
+            .prop_map(Op::Extend),
         1 => Just(Op::Snapshot),
     ]
 }
@@ -92,10 +97,14 @@ fn run_model<S: BuildHasher + Clone + Default>(ops: &[Op]) -> Result<(), TestCas
     let mut model = StdMap::new();
     let mut versions = Vec::new();
     for op in ops {
-        match *op {
-            Op::Insert(k, v) => prop_assert_eq!(map.insert(k, v), model.insert(k, v)),
-            Op::Remove(k) => prop_assert_eq!(map.remove(&k), model.remove(&k)),
-            Op::Alter(k, v) => {
+        match op {
+            &Op::Insert(k, v) => prop_assert_eq!(map.insert(k, v), model.insert(k, v)),
+            Op::Remove(k) => prop_assert_eq!(map.remove(k), model.remove(k)),
+            Op::Extend(pairs) => {
+                map.extend(pairs.iter().copied());
+                model.extend(pairs.iter().copied());
+            }
+            &Op::Alter(k, v) => {
                 let seen = map.get(&k).copied();
                 let old = map.alter(k, |cur| {
                     assert_eq!(cur.copied(), seen);
