@@ -125,10 +125,6 @@ impl<K, V, S> ShardedMap<K, V, S> {
         &self.shards
     }
 
-    pub(super) fn hasher(&self) -> &S {
-        &self.hasher
-    }
-
     /// The current version of shard `index` (a consistent view of that shard, pinned until
     /// dropped).
     ///
@@ -189,7 +185,7 @@ impl<K, V, S> ShardedMap<K, V, S> {
 }
 
 /// Shard of a hash: the high bits, which the trie inside a shard looks at last.
-pub(super) fn shard_of(hash: u64, shards: usize) -> usize {
+fn shard_of(hash: u64, shards: usize) -> usize {
     ((u128::from(hash) * shards as u128) >> 64) as usize
 }
 
@@ -198,8 +194,13 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
+    /// Index of the shard that holds `key`.
+    pub(super) fn shard_index<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        shard_of(self.hasher.hash_one(key), self.shards.len())
+    }
+
     fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Store<HashMap<K, V, S>> {
-        &self.shards[shard_of(self.hasher.hash_one(key), self.shards.len())]
+        &self.shards[self.shard_index(key)]
     }
 
     /// Calls `f` with the current value for `key`, without cloning it. Wait-free.
@@ -345,7 +346,7 @@ where
     pub fn insert_many(&self, entries: impl IntoIterator<Item = (K, V)>) {
         let mut buckets: Vec<Vec<(K, V)>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for (key, value) in entries {
-            buckets[shard_of(self.hasher.hash_one(&key), self.shards.len())].push((key, value));
+            buckets[self.shard_index(&key)].push((key, value));
         }
         for (store, bucket) in self.shards.iter().zip(buckets) {
             if bucket.is_empty() {

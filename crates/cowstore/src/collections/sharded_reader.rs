@@ -4,7 +4,6 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
-use super::sharded_map::shard_of;
 use super::{DefaultHashBuilder, HashMap, ShardedMap};
 use crate::Reader;
 
@@ -81,8 +80,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let shard = shard_of(self.map.hasher().hash_one(key), self.readers.len());
-        self.readers[shard].load().get(key)
+        self.readers[self.map.shard_index(key)].load().get(key)
     }
 
     /// Whether `key` currently has a value. Wait-free.
