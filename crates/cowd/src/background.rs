@@ -105,19 +105,21 @@ impl BackgroundServer {
     ///
     /// The error serving ended with, if any (a background task that could not start).
     pub fn stop(mut self) -> Result<(), StartError> {
-        self.shut_down().unwrap_or(Ok(()))
+        match self.shut_down() {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Ok(()),
+        }
     }
 
-    fn shut_down(&mut self) -> Option<Result<(), StartError>> {
+    /// Tells the server to stop and joins its thread: how serving ended, or how the thread
+    /// panicked; `None` if that was done already.
+    fn shut_down(&mut self) -> Option<thread::Result<Result<(), StartError>>> {
         if let Some(stop) = self.stop.take() {
             // The receiver is gone only if the server already ended; joining says how.
             let _ = stop.send(());
         }
-        let thread = self.thread.take()?;
-        Some(match thread.join() {
-            Ok(result) => result,
-            Err(panic) => std::panic::resume_unwind(panic),
-        })
+        self.thread.take().map(thread::JoinHandle::join)
     }
 }
 
@@ -131,19 +133,15 @@ impl std::fmt::Debug for BackgroundServer {
 }
 
 impl Drop for BackgroundServer {
-    /// Graceful shutdown, as [`stop`](Self::stop), ignoring how serving ended.
+    /// Graceful shutdown, as [`stop`](Self::stop), ignoring how serving ended. A panic of the
+    /// server thread is passed on, unless this thread is already panicking (a second panic
+    /// would abort).
     fn drop(&mut self) {
-        if thread::panicking() {
-            // Still stop the server, but a second panic from its thread would abort.
-            if let Some(stop) = self.stop.take() {
-                let _ = stop.send(());
-            }
-            if let Some(thread) = self.thread.take() {
-                let _ = thread.join();
-            }
-            return;
+        if let Some(Err(panic)) = self.shut_down()
+            && !thread::panicking()
+        {
+            std::panic::resume_unwind(panic);
         }
-        let _ = self.shut_down();
     }
 }
 
