@@ -1,6 +1,7 @@
 //! `ShardedMap` (with its `ShardedReader`) and `LayeredMap`: model tests against
-//! `std::collections::HashMap`, and concurrency tests with real threads (monotonic reads per key, no lost writes, stable values
-//! across compactions, snapshots unaffected by later writes).
+//! `std::collections::HashMap`, and concurrency tests with real threads (monotonic reads per
+//! key, no lost writes, stable values across compactions, snapshots unaffected by later
+//! writes).
 
 use cowstore::Snapshot;
 use std::collections::HashMap as StdMap;

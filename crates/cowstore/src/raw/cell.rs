@@ -21,8 +21,8 @@
 //! # Snapshots (`snapshot`)
 //!
 //! An owned snapshot is a protection that is not bound to its thread: `snapshot()` runs the
-//! fast path in one of the thread's *snapshot slots* (the upper half of its borrow slots, so a
-//! `load()` still finds slot 0 free) and the handle keeps that slot. Nothing else changes for
+//! fast path in one of the thread's *snapshot slots* (the upper half of its borrow slots, so
+//! the guard slots `load()` takes in turn stay free) and the handle keeps that slot. Nothing else changes for
 //! writers: a publish pays the slot's debt like a guard's. The handle may move to another
 //! thread and be dropped there (one compare-and-swap on the slot); records are never freed,
 //! and a record whose thread exits with a busy slot stays scanned. Dropping the store pays

@@ -24,7 +24,7 @@ use crate::sync::{
 pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
 
 /// The borrow slots a snapshot may keep, tried from the last down: the upper half, so that
-/// `load()`'s first-choice slot 0 stays free for guards.
+/// the guard slots `load()` takes in turn (the lower half) stay free for guards.
 pub(crate) const SNAPSHOT_SLOTS: std::ops::Range<usize> = BORROW_SLOTS / 2..BORROW_SLOTS;
 
 /// The borrow slots `load()` tries first, in turn: the lower half. A power of two.
