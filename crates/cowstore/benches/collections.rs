@@ -575,6 +575,60 @@ fn ratio_table() {
                 ),
             ],
         );
+        // Maps owned by one holder (as inside one `update` that makes several changes): every
+        // node is changed in place, so these time the walks themselves, not path copies.
+        let (mut ours_own, mut im_own) = (
+            build!(ours, Fold::default(), &keys),
+            build!(imbl, RandomState::new(), &keys),
+        );
+        let (mut rp_own, mut st_own) = (
+            build!(rpds, RandomState::new(), &keys),
+            build!(std, RandomState::new(), &keys),
+        );
+        rounds(
+            "remove_insert_unique",
+            n,
+            20_000,
+            &mut [
+                (
+                    "cowstore",
+                    run(move |i| {
+                        let k = present(i);
+                        let v = ours_own.remove(&k).expect("present");
+                        ours_own.insert(k, v);
+                        v
+                    }),
+                ),
+                (
+                    "imbl",
+                    run(move |i| {
+                        let k = present(i);
+                        let v = im_own.remove(&k).expect("present");
+                        im_own.insert(k, v);
+                        v
+                    }),
+                ),
+                (
+                    "rpds",
+                    run(move |i| {
+                        let k = present(i);
+                        let v = *rp_own.get(&k).expect("present");
+                        rp_own.remove_mut(&k);
+                        rp_own.insert_mut(k, v);
+                        v
+                    }),
+                ),
+                (
+                    "std",
+                    run(move |i| {
+                        let k = present(i);
+                        let v = st_own.remove(&k).expect("present");
+                        st_own.insert(k, v);
+                        v
+                    }),
+                ),
+            ],
+        );
         let builds = (200_000 / n as u64).max(1);
         rounds(
             "insert_unique (per map)",
