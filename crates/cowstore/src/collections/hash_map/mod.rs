@@ -289,8 +289,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        self.root.find(hash, key)?;
-        let removed = self.root.remove(0, hash, key);
+        let removed = self.root.remove(hash, key)?;
         self.len -= 1;
         Some((removed.key, removed.value))
     }

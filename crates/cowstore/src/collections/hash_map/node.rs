@@ -106,13 +106,6 @@ impl<K, V> Node<K, V> {
         Arc::ptr_eq(&self.slots, &other.slots)
     }
 
-    /// A node left with exactly one entry and no child is inlined into its parent. (A
-    /// collision node has zero bitmaps and no vacant slots.)
-    fn single_entry(&self) -> bool {
-        self.nodemap == 0
-            && (self.datamap.count_ones() == 1 || (self.datamap == 0 && self.slots.len() == 1))
-    }
-
     pub(crate) fn entry_at(&self, i: usize) -> &Entry<K, V> {
         match &self.slots[i] {
             Slot::Entry(e) => e,
@@ -492,9 +485,100 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         }
     }
 
-    /// Removes `key`, which the caller has checked is present; returns its entry. Keeps the trie
-    /// canonical (a sub-node left with one entry is inlined into its parent).
-    pub(crate) fn remove<Q>(&mut self, shift: u32, hash: u64, key: &Q) -> Entry<K, V>
+    /// Removes `key` (whose hash is `hash`) if present; returns its entry. Keeps the trie
+    /// canonical: a sub-node left with a single entry is inlined into its parent, and so on up.
+    /// Runs [`remove_walk`](Self::remove_walk) through [`with_popcnt`], as inserts and lookups
+    /// are.
+    #[inline]
+    pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q) -> Option<Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        with_popcnt(Remove {
+            node: self,
+            hash,
+            key,
+        })
+    }
+
+    /// [`remove`](Self::remove)'s two walks, loops rather than a recursion so that all of it can
+    /// be inlined into the copy compiled with `popcnt`. The first reads: it finds the entry
+    /// and how far up the removal collapses the trie, and copies nothing if the key is absent.
+    /// The second copies the shared nodes down to where the change is made.
+    #[inline(always)]
+    pub(crate) fn remove_walk<Q>(&mut self, hash: u64, key: &Q) -> Option<Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let plan = self.plan_removal(hash, key)?;
+        let stop = plan.collapse_into.unwrap_or(plan.depth);
+        let mut node = self;
+        let mut shift = 0;
+        for _ in 0..stop {
+            let i = child_index(node, bit_of(hash, shift));
+            node = match &mut make_unique(&mut node.slots)[i] {
+                Slot::Child(child) => child,
+                _ => unreachable!("node slot holds no child"),
+            };
+            shift += BITS;
+        }
+        Some(match plan.collapse_into {
+            None => node.remove_here(shift, hash, key),
+            Some(into) => node.remove_collapsing(shift, plan.depth - into, hash, key),
+        })
+    }
+
+    /// Finds the node holding `key` and where the removal's collapse stops, without changing
+    /// anything.
+    #[inline(always)]
+    fn plan_removal<Q>(&self, hash: u64, key: &Q) -> Option<RemovalPlan>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let mut node = self;
+        let mut shift = 0;
+        let mut depth = 0;
+        // The deepest node so far that would keep a surviving entry inlined into it: the root,
+        // or a node that is more than a link to its only child. A link that takes one in is
+        // left with a single entry itself, and is inlined further up.
+        let mut keeper = 0;
+        loop {
+            if shift > MAX_SHIFT {
+                node.slots
+                    .iter()
+                    .position(|s| matches!(s, Slot::Entry(e) if e.key.borrow() == key))?;
+                // Collision nodes have no vacant slots: two slots are two entries.
+                let leaves_one = node.slots.len() == 2;
+                return Some(RemovalPlan::new(depth, leaves_one.then_some(keeper)));
+            }
+            let bit = bit_of(hash, shift);
+            if node.datamap & bit != 0 {
+                let e = node.entry_at(index(node.datamap, bit));
+                if e.hash != hash || e.key.borrow() != key {
+                    return None;
+                }
+                let leaves_one = depth > 0 && node.nodemap == 0 && node.datamap.count_ones() == 2;
+                return Some(RemovalPlan::new(depth, leaves_one.then_some(keeper)));
+            }
+            if node.nodemap & bit == 0 {
+                return None;
+            }
+            if depth == 0 || node.datamap != 0 || !node.nodemap.is_power_of_two() {
+                keeper = depth;
+            }
+            node = node.child_at(child_index(node, bit));
+            shift += BITS;
+            depth += 1;
+        }
+    }
+
+    /// Removes `key` from this node, which holds it and keeps at least one other entry or a
+    /// child.
+    #[inline(always)]
+    fn remove_here<Q>(&mut self, shift: u32, hash: u64, key: &Q) -> Entry<K, V>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -509,29 +593,84 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
             splice(&mut self.slots, Some(i), None);
             return removed;
         }
+        self.remove_data(bit_of(hash, shift))
+    }
+
+    /// Removes `key` from the sub-trie `levels` below this node (at `shift`), which holds just
+    /// `key` and one other entry: the sub-trie is taken out and the survivor becomes an entry
+    /// of this node.
+    #[cold]
+    fn remove_collapsing<Q>(&mut self, shift: u32, levels: u32, hash: u64, key: &Q) -> Entry<K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         let bit = bit_of(hash, shift);
-        if self.datamap & bit != 0 {
-            return self.remove_data(bit);
+        let mut sub = self.remove_child(bit);
+        // Down the links (nodes whose only slot in use is one child, stored last) to the node
+        // holding the two entries, moving what is uniquely owned and cloning what is shared.
+        for _ in 1..levels {
+            let last = sub.slots.len() - 1;
+            sub = match take_slot(&mut sub.slots, last) {
+                Slot::Child(child) => child,
+                _ => unreachable!("a link's last slot holds no child"),
+            };
         }
-        debug_assert!(self.nodemap & bit != 0, "removed key is present");
-        let i = child_index(self, bit);
-        let slots = make_unique(&mut self.slots);
-        let Slot::Child(child) = &mut slots[i] else {
-            unreachable!("node slot holds no child")
+        let first = into_entry(take_slot(&mut sub.slots, 0));
+        let second = into_entry(take_slot(&mut sub.slots, 1));
+        let (removed, survivor) = if first.key.borrow() == key {
+            (first, second)
+        } else {
+            (second, first)
         };
-        let removed = child.remove(shift + BITS, hash, key);
-        if child.single_entry() {
-            // Inline the last entry of the child into this node.
-            let mut child = self.remove_child(bit);
-            let last = into_entry(take_slot(&mut child.slots, 0));
-            self.insert_data(bit, last);
-        }
+        self.insert_data(bit, survivor);
         removed
+    }
+}
+
+/// Where a removal changes the trie, found before anything is copied.
+struct RemovalPlan {
+    /// Depth of the node holding the entry (the root is at depth 0).
+    depth: u32,
+    /// When the removal leaves that node (not the root) with one entry: the depth of the
+    /// ancestor that takes the survivor in. Every node between is a link that collapses too.
+    collapse_into: Option<u32>,
+}
+
+impl RemovalPlan {
+    #[inline(always)]
+    fn new(depth: u32, collapse_into: Option<u32>) -> Self {
+        Self {
+            depth,
+            collapse_into,
+        }
+    }
+}
+
+/// A removal, as a [`Kernel`] for [`with_popcnt`].
+struct Remove<'a, 'q, K, V, Q: ?Sized> {
+    node: &'a mut Node<K, V>,
+    hash: u64,
+    key: &'q Q,
+}
+
+impl<K, V, Q> Kernel for Remove<'_, '_, K, V, Q>
+where
+    K: Clone + Eq + Borrow<Q>,
+    V: Clone,
+    Q: Eq + ?Sized,
+{
+    type Output = Option<Entry<K, V>>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        self.node.remove_walk(self.hash, self.key)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::diff::nodes_equal;
     use super::*;
 
     fn trie(keys: u64, hash: impl Fn(u64) -> u64) -> Node<u64, u64> {
@@ -609,5 +748,89 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn trie_of(keys: &[u64], hash: impl Fn(u64) -> u64) -> Node<u64, u64> {
+        let mut root = Node::empty();
+        for &key in keys {
+            root.insert(
+                0,
+                Entry {
+                    hash: hash(key),
+                    key,
+                    value: key * 2,
+                },
+            );
+        }
+        root
+    }
+
+    /// `remove` runs the copy of the removal walks compiled with `popcnt` when the CPU has it;
+    /// `remove_walk` called directly runs the baseline copy. Removing the same keys from the
+    /// same tries, with versions kept so that shared nodes are copied, the two must return the
+    /// same entries and leave tries equal to each other and to one built from what is left.
+    #[test]
+    fn remove_with_and_without_popcnt_agree() {
+        let spread = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let colliding = |k: u64| (k % 7) << 60 | (k % 3);
+        for hash in [&spread as &dyn Fn(u64) -> u64, &colliding] {
+            let (mut kernel, mut baseline) = (trie(2_000, hash), trie(2_000, hash));
+            let mut kept = Vec::new();
+            for key in (0..2_100u64).step_by(3).chain((0..2_100).step_by(2)) {
+                let removed = |e: Option<Entry<u64, u64>>| e.map(|e| (e.key, e.value));
+                assert_eq!(
+                    removed(kernel.remove(hash(key), &key)),
+                    removed(baseline.remove_walk(hash(key), &key)),
+                    "removing {key}"
+                );
+                if key % 97 == 0 {
+                    kept.push((kernel.clone(), baseline.clone()));
+                }
+            }
+            let left: Vec<u64> = (0..2_000).filter(|k| k % 3 != 0 && k % 2 != 0).collect();
+            let rebuilt = trie_of(&left, hash);
+            assert!(nodes_equal(&kernel, &baseline, 0));
+            assert!(
+                nodes_equal(&kernel, &rebuilt, 0),
+                "the trie is not canonical"
+            );
+            for (k, b) in &kept {
+                assert!(nodes_equal(k, b, 0));
+            }
+        }
+    }
+
+    /// Two entries whose hashes share 40 bits sit eight levels below the node where their
+    /// prefix parts from a third entry's. Removing one must inline the other into that node
+    /// and drop the chain of links between, as a trie built without it would look; removing
+    /// a key that is absent copies nothing; the version kept before is unchanged.
+    #[test]
+    fn removal_collapses_a_chain_of_links_into_the_node_that_keeps_the_survivor() {
+        const PREFIX: u64 = 0x00AB_CDEF_1234;
+        let hash = |k: u64| match k {
+            3 => (PREFIX & 0x3FF) | (7 << 10),
+            _ => (k << 40) | PREFIX,
+        };
+        let mut root = trie_of(&[1, 2, 3], hash);
+        let before = root.clone();
+        assert_eq!(root.remove(hash(9), &9).map(|e| e.key), None);
+        assert!(
+            root.ptr_eq(&before),
+            "removing an absent key copied the root"
+        );
+
+        let removed = root.remove(hash(1), &1).expect("key 1 is present");
+        assert_eq!((removed.key, removed.value), (1, 2));
+        assert!(nodes_equal(&root, &trie_of(&[2, 3], hash), 0));
+        // The keeper is the node at shift 10, two levels down: it now holds both entries.
+        let keeper = root.child_at(child_index(&root, bit_of(PREFIX, 0)));
+        let keeper = keeper.child_at(child_index(keeper, bit_of(PREFIX, 5)));
+        assert_eq!((keeper.datamap.count_ones(), keeper.nodemap), (2, 0));
+        assert!(nodes_equal(&before, &trie_of(&[1, 2, 3], hash), 0));
+
+        let removed = root.remove(hash(2), &2).expect("key 2 is present");
+        assert_eq!(removed.key, 2);
+        assert!(nodes_equal(&root, &trie_of(&[3], hash), 0));
+        assert_eq!((root.datamap.count_ones(), root.nodemap), (1, 0));
     }
 }
