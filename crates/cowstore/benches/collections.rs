@@ -577,14 +577,19 @@ fn ratio_table() {
         );
         // Maps owned by one holder (as inside one `update` that makes several changes): every
         // node is changed in place, so these time the walks themselves, not path copies.
-        let (mut ours_own, mut im_own) = (
-            build!(ours, Fold::default(), &keys),
-            build!(imbl, RandomState::new(), &keys),
-        );
-        let (mut rp_own, mut st_own) = (
-            build!(rpds, RandomState::new(), &keys),
-            build!(std, RandomState::new(), &keys),
-        );
+        let mut rp_own = build!(rpds, RandomState::new(), &keys);
+        // cowstore, imbl and std share the `remove` / `insert` signatures; rpds' differ.
+        macro_rules! remove_and_put_back {
+            ($map:expr) => {{
+                let mut map = $map;
+                run(move |i| {
+                    let k = present(i);
+                    let v = map.remove(&k).expect("present");
+                    map.insert(k, v);
+                    v
+                })
+            }};
+        }
         rounds(
             "remove_insert_unique",
             n,
@@ -592,21 +597,11 @@ fn ratio_table() {
             &mut [
                 (
                     "cowstore",
-                    run(move |i| {
-                        let k = present(i);
-                        let v = ours_own.remove(&k).expect("present");
-                        ours_own.insert(k, v);
-                        v
-                    }),
+                    remove_and_put_back!(build!(ours, Fold::default(), &keys)),
                 ),
                 (
                     "imbl",
-                    run(move |i| {
-                        let k = present(i);
-                        let v = im_own.remove(&k).expect("present");
-                        im_own.insert(k, v);
-                        v
-                    }),
+                    remove_and_put_back!(build!(imbl, RandomState::new(), &keys)),
                 ),
                 (
                     "rpds",
@@ -620,12 +615,7 @@ fn ratio_table() {
                 ),
                 (
                     "std",
-                    run(move |i| {
-                        let k = present(i);
-                        let v = st_own.remove(&k).expect("present");
-                        st_own.insert(k, v);
-                        v
-                    }),
+                    remove_and_put_back!(build!(std, RandomState::new(), &keys)),
                 ),
             ],
         );

@@ -598,7 +598,8 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
 
     /// Removes `key` from the sub-trie `levels` below this node (at `shift`), which holds just
     /// `key` and one other entry: the sub-trie is taken out and the survivor becomes an entry
-    /// of this node.
+    /// of this node. Kept out of the kernel: inlined it was no faster
+    /// (`bench-results/collections/remove-kernel/collapse-inlined/`).
     #[cold]
     fn remove_collapsing<Q>(&mut self, shift: u32, levels: u32, hash: u64, key: &Q) -> Entry<K, V>
     where
@@ -674,16 +675,7 @@ mod tests {
     use super::*;
 
     fn trie(keys: u64, hash: impl Fn(u64) -> u64) -> Node<u64, u64> {
-        let mut root = Node::empty();
-        for key in 0..keys {
-            let entry = Entry {
-                hash: hash(key),
-                key,
-                value: key * 2,
-            };
-            root.insert(0, entry);
-        }
-        root
+        trie_of(&(0..keys).collect::<Vec<_>>(), hash)
     }
 
     /// `insert` runs the copy of the insert walk compiled with `popcnt` when the CPU has it;
