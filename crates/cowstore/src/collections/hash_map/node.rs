@@ -120,6 +120,17 @@ impl<K, V> Node<K, V> {
         }
     }
 
+    /// Index of `key`'s entry in a collision node (entries in no particular order).
+    fn colliding_index<Q>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.slots
+            .iter()
+            .position(|s| matches!(s, Slot::Entry(e) if e.key.borrow() == key))
+    }
+
     /// The entry for `key`, whose hash is `hash`. Runs [`get`](Self::get) through
     /// [`with_popcnt`]: each level's index is a population count.
     #[inline]
@@ -145,10 +156,7 @@ impl<K, V> Node<K, V> {
         let mut shift = 0;
         loop {
             if shift > MAX_SHIFT {
-                return node.slots.iter().find_map(|slot| match slot {
-                    Slot::Entry(e) if e.key.borrow() == key => Some(e),
-                    _ => None,
-                });
+                return node.colliding_index(key).map(|i| node.entry_at(i));
             }
             let bit = bit_of(hash, shift);
             if node.datamap & bit != 0 {
@@ -360,6 +368,16 @@ impl<K: Clone, V: Clone> Node<K, V> {
         Arc::get_mut(&mut self.slots).expect("reserved slots are unique")
     }
 
+    /// The child for `bit` (present), made uniquely owned: copied first if shared.
+    #[inline(always)]
+    fn unique_child(&mut self, bit: u32) -> &mut Node<K, V> {
+        let i = child_index(self, bit);
+        match &mut make_unique(&mut self.slots)[i] {
+            Slot::Child(child) => child,
+            _ => unreachable!("node slot holds no child"),
+        }
+    }
+
     /// Inserts an entry for `bit` (a free position).
     #[inline(always)]
     fn insert_data(&mut self, bit: u32, entry: Entry<K, V>) {
@@ -456,11 +474,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
                 node.insert_data(bit, entry);
                 return None;
             }
-            let i = child_index(node, bit);
-            node = match &mut make_unique(&mut node.slots)[i] {
-                Slot::Child(child) => child,
-                _ => unreachable!("node slot holds no child"),
-            };
+            node = node.unique_child(bit);
             shift += BITS;
         }
     }
@@ -468,11 +482,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
     /// Inserts into a collision node (below the last level of hash bits).
     #[cold]
     fn insert_colliding(&mut self, entry: Entry<K, V>) -> Option<V> {
-        let found = self
-            .slots
-            .iter()
-            .position(|s| matches!(s, Slot::Entry(e) if e.key == entry.key));
-        match found {
+        match self.colliding_index(&entry.key) {
             Some(i) => match &mut make_unique(&mut self.slots)[i] {
                 Slot::Entry(e) => Some(mem::replace(&mut e.value, entry.value)),
                 _ => unreachable!("collision node holds a non-entry"),
@@ -517,11 +527,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         let mut node = self;
         let mut shift = 0;
         for _ in 0..stop {
-            let i = child_index(node, bit_of(hash, shift));
-            node = match &mut make_unique(&mut node.slots)[i] {
-                Slot::Child(child) => child,
-                _ => unreachable!("node slot holds no child"),
-            };
+            node = node.unique_child(bit_of(hash, shift));
             shift += BITS;
         }
         Some(match plan.collapse_into {
@@ -547,9 +553,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         let mut keeper = 0;
         loop {
             if shift > MAX_SHIFT {
-                node.slots
-                    .iter()
-                    .position(|s| matches!(s, Slot::Entry(e) if e.key.borrow() == key))?;
+                node.colliding_index(key)?;
                 // Collision nodes have no vacant slots: two slots are two entries.
                 let leaves_one = node.slots.len() == 2;
                 return Some(RemovalPlan::new(depth, leaves_one.then_some(keeper)));
@@ -584,11 +588,7 @@ impl<K: Clone + Eq, V: Clone> Node<K, V> {
         Q: Eq + ?Sized,
     {
         if shift > MAX_SHIFT {
-            let i = self
-                .slots
-                .iter()
-                .position(|s| matches!(s, Slot::Entry(e) if e.key.borrow() == key))
-                .expect("removed key is present");
+            let i = self.colliding_index(key).expect("removed key is present");
             let removed = into_entry(take_slot(&mut self.slots, i));
             splice(&mut self.slots, Some(i), None);
             return removed;
