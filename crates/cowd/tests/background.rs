@@ -75,16 +75,8 @@ fn stop_answers_an_open_long_poll_and_closes_the_port() {
     });
     // Let the long-poll reach the server before stopping it.
     common::eventually("the long-poll to be waiting", || {
-        let metrics = client()
-            .get(server.url("/metrics"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        let waiting = metrics
-            .lines()
-            .any(|line| line.starts_with("cowd_watch_waiting ") && !line.ends_with(" 0"));
-        waiting.then_some(())
+        let waiting = common::metric(&server.url(""), "cowd_watch_waiting");
+        waiting.is_some_and(|n| n >= 1.0).then_some(())
     });
     server.stop().unwrap();
     let (status, waited) = poll.join().unwrap();
