@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use cowstore::Store;
+use cowstore::{ReadBarrier, Store};
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use hazarc::AtomicArc;
 
@@ -39,7 +39,9 @@ fn value(n: u64) -> Value {
 
 /// Every contender, holding the same value.
 struct Contenders {
+    /// The default store: `ReadBarrier::Asymmetric` where the platform has it.
     cow: Store<Value>,
+    cow_symmetric: Store<Value>,
     arc_swap: ArcSwap<Value>,
     hazarc: AtomicArc<Value>,
     rwlock: RwLock<Arc<Value>>,
@@ -51,6 +53,10 @@ impl Contenders {
     fn new() -> Self {
         Self {
             cow: Store::new(value(1)),
+            cow_symmetric: Store::builder(value(1))
+                .read_barrier(ReadBarrier::Symmetric)
+                .build()
+                .unwrap(),
             arc_swap: ArcSwap::from_pointee(value(1)),
             hazarc: AtomicArc::from(value(1)),
             rwlock: RwLock::new(Arc::new(value(1))),
@@ -63,6 +69,7 @@ impl Contenders {
     /// Publishes a new value in every contender (used by the background writer).
     fn publish_all(&self, n: u64) {
         self.cow.store(value(n)).unwrap();
+        self.cow_symmetric.store(value(n)).unwrap();
         self.arc_swap.store(Arc::new(value(n)));
         self.hazarc.store(Arc::new(value(n)));
         *self.rwlock.write().unwrap() = Arc::new(value(n));
@@ -85,6 +92,12 @@ fn reads() -> Vec<(&'static str, ReadFn)> {
     vec![
         ("cowstore::load", |c, _| c.cow.load().level),
         ("cowstore::snapshot", |c, _| c.cow.snapshot().level),
+        ("cowstore::load (symmetric)", |c, _| {
+            c.cow_symmetric.load().level
+        }),
+        ("cowstore::snapshot (symmetric)", |c, _| {
+            c.cow_symmetric.snapshot().level
+        }),
         ("cowstore::Reader::load", |_, s| {
             s.cow_reader.as_mut().expect("reader set up").load().level
         }),
@@ -193,6 +206,10 @@ fn publish_group(c: &mut Criterion, label: &str, contenders: &Contenders) {
     group.bench_function(BenchmarkId::new("cowstore::update", label), |b| {
         b.iter(|| contenders.cow.update(|v| v.level += 1).unwrap())
     });
+    group.bench_function(
+        BenchmarkId::new("cowstore::store (symmetric)", label),
+        |b| b.iter(|| contenders.cow_symmetric.store(value(next())).unwrap()),
+    );
     group.bench_function(BenchmarkId::new("arc_swap::store", label), |b| {
         b.iter(|| contenders.arc_swap.store(Arc::new(value(next()))))
     });
@@ -213,11 +230,12 @@ fn read_from_64_threads(contenders: &Contenders) {
             s.spawn(|| {
                 let guards = (
                     contenders.cow.load(),
+                    contenders.cow_symmetric.load(),
                     contenders.arc_swap.load(),
                     contenders.hazarc.load(),
                 );
                 barrier.wait();
-                black_box(guards.0.level + guards.1.level + guards.2.level);
+                black_box(guards.0.level + guards.1.level + guards.2.level + guards.3.level);
             });
         }
     });
@@ -327,6 +345,9 @@ mod ratios {
             ("cowstore::update", |c, _| {
                 drop(c.cow.update(|v| v.level += 1).unwrap())
             }),
+            ("cowstore::store (symmetric)", |c, n| {
+                drop(c.cow_symmetric.store(value(n)).unwrap())
+            }),
             ("arc_swap::store", |c, n| {
                 c.arc_swap.store(Arc::new(value(n)))
             }),
@@ -346,6 +367,40 @@ mod ratios {
                 (all[i].1)(contenders, n);
             }
             start.elapsed()
+        })
+    }
+
+    /// Publish costs while a second thread reads every contender in a loop: what an
+    /// asymmetric barrier costs a publish (the reader's CPU is interrupted once per publish),
+    /// and what the reader's cache traffic costs the others. Median rounds, as contended.
+    fn publish_costs_while_read(contenders: &Contenders, iters: u64) -> Vec<f64> {
+        let all = publishes();
+        let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+        let stop = AtomicBool::new(false);
+        let ready = Barrier::new(2);
+        thread::scope(|s| {
+            s.spawn(|| {
+                ready.wait();
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..64 {
+                        black_box(contenders.cow.load().level);
+                        black_box(contenders.cow_symmetric.load().level);
+                        black_box(contenders.arc_swap.load().level);
+                        black_box(contenders.hazarc.load().level);
+                        black_box(contenders.rwlock.read().unwrap().level);
+                    }
+                }
+            });
+            ready.wait();
+            let costs = median_of(&names, iters, |i, iters| {
+                let start = Instant::now();
+                for n in 0..iters {
+                    (all[i].1)(contenders, n);
+                }
+                start.elapsed()
+            });
+            stop.store(true, Ordering::Relaxed);
+            costs
         })
     }
 
@@ -386,15 +441,21 @@ mod ratios {
         let fresh = publish_costs(&contenders, publish_iters);
         read_from_64_threads(&contenders);
         let after = publish_costs(&contenders, publish_iters);
-        println!("\n### Publishes (best of {ROUNDS} interleaved rounds, ns per publish)\n");
-        println!("| publish | fresh | after 64 threads read | after ÷ fresh |");
-        println!("|---|---|---|---|");
+        let while_read = publish_costs_while_read(&contenders, publish_iters / 10);
+        println!(
+            "\n### Publishes (ns per publish: best of {ROUNDS} interleaved rounds; median round while another thread reads)\n"
+        );
+        println!(
+            "| publish | fresh | after 64 threads read | after ÷ fresh | while another thread reads |"
+        );
+        println!("|---|---|---|---|---|");
         for (i, (name, _)) in publishes().iter().enumerate() {
             println!(
-                "| {name} | {:.1} | {:.1} | {:.2}× |",
+                "| {name} | {:.1} | {:.1} | {:.2}× | {:.1} |",
                 fresh[i],
                 after[i],
-                after[i] / fresh[i]
+                after[i] / fresh[i],
+                while_read[i]
             );
         }
         let read = |name: &str| {

@@ -67,6 +67,12 @@
 //! | [`Store::snapshot`] | [`Snapshot`]: owned, `Send + Sync + 'static` | the same two writes, to a slot the snapshot keeps (beyond four held at once by a thread, and for clones: a count in the thread's shard) |
 //! | [`Reader::load`] | `&Snapshot` cached per thread | one atomic load when nothing changed |
 //!
+//! Of the two writes, only the second (giving the slot back) is a locked instruction under the
+//! default [`ReadBarrier::Asymmetric`]: a publish made while other threads read pays for the
+//! first with a process-wide barrier (Linux `membarrier`, microseconds). Stores published
+//! thousands of times a second under reads should use [`ReadBarrier::Symmetric`], where both
+//! are locked and publishes pay nothing extra (see [`docs::limitations`]).
+//!
 //! # Guarantees
 //!
 //! - A published snapshot is never mutated; there is no API that hands out `&mut T` to one.
@@ -91,6 +97,7 @@ mod clock;
 mod error;
 mod pins;
 mod raw;
+mod read_barrier;
 mod reader;
 mod snapshot;
 mod stats;
@@ -100,6 +107,7 @@ mod sync;
 
 pub use error::{Closed, RecvTimeoutError, TryRecvError, UpdateError, ValidationError};
 pub use pins::PinnedVersion;
+pub use read_barrier::ReadBarrier;
 pub use reader::Reader;
 pub use snapshot::{Guard, Snapshot, WeakSnapshot};
 pub use stats::Stats;

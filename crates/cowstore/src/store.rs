@@ -11,6 +11,7 @@ use crate::clock;
 use crate::error::{UpdateError, ValidationError};
 use crate::pins::{PinTracker, PinnedVersion};
 use crate::raw::{AtomicNode, Counted, Meta, NewNode};
+use crate::read_barrier::ReadBarrier;
 use crate::reader::Reader;
 use crate::snapshot::{Guard, Snapshot};
 use crate::stats::{Counters, Stats};
@@ -100,6 +101,7 @@ pub struct Builder<T> {
     initial_version: u64,
     initial_published_at: Option<SystemTime>,
     precise_timestamps: bool,
+    read_barrier: ReadBarrier,
 }
 
 impl<T> Builder<T> {
@@ -222,6 +224,20 @@ impl<T> Builder<T> {
         self.initial_published_at = Some(time);
         self
     }
+
+    /// Chooses who pays for the barrier between readers and writers: every read
+    /// ([`ReadBarrier::Symmetric`]) or every publish made while other threads read
+    /// ([`ReadBarrier::Asymmetric`], the default). See [`ReadBarrier`].
+    ///
+    /// ```
+    /// use cowstore::{ReadBarrier, Store};
+    /// let store = Store::builder(1).read_barrier(ReadBarrier::Symmetric).build().unwrap();
+    /// assert_eq!(store.read_barrier(), ReadBarrier::Symmetric);
+    /// ```
+    pub fn read_barrier(mut self, barrier: ReadBarrier) -> Self {
+        self.read_barrier = barrier;
+        self
+    }
 }
 
 impl<T: fmt::Debug> fmt::Debug for Builder<T> {
@@ -332,6 +348,7 @@ impl<T> Store<T> {
             initial_version: 1,
             initial_published_at: None,
             precise_timestamps: false,
+            read_barrier: ReadBarrier::default(),
         }
     }
 
@@ -344,6 +361,7 @@ impl<T> Store<T> {
             initial_version,
             initial_published_at,
             precise_timestamps,
+            read_barrier,
         } = builder;
         let pins = Arc::new(PinTracker::default());
         let bytes = size_of.as_ref().map_or(0, |f| f(&initial));
@@ -363,7 +381,11 @@ impl<T> Store<T> {
             published_mono,
             bytes,
         };
-        let (cell, _initial) = AtomicNode::new(NewNode::new(initial, meta), Arc::clone(&pins));
+        let (cell, _initial) = AtomicNode::new(
+            NewNode::new(initial, meta),
+            Arc::clone(&pins),
+            read_barrier == ReadBarrier::Asymmetric,
+        );
         Self {
             cell,
             shared: Arc::new(Shared {
@@ -389,6 +411,25 @@ impl<T> Store<T> {
     /// ```
     pub fn name(&self) -> Option<&str> {
         self.shared.name.as_deref()
+    }
+
+    /// The read barrier this store runs with: the one its builder chose, or
+    /// [`ReadBarrier::Symmetric`] where the asymmetric one is not available.
+    ///
+    /// ```
+    /// use cowstore::{ReadBarrier, Store};
+    /// // Asymmetric on Linux 4.14 and later, unless a seccomp filter blocks `membarrier`.
+    /// let default = Store::new(1);
+    /// println!("reads announce with {:?} barriers", default.read_barrier());
+    /// let symmetric = Store::builder(1).read_barrier(ReadBarrier::Symmetric).build().unwrap();
+    /// assert_eq!(symmetric.read_barrier(), ReadBarrier::Symmetric);
+    /// ```
+    pub fn read_barrier(&self) -> ReadBarrier {
+        if self.cell.is_asymmetric() {
+            ReadBarrier::Asymmetric
+        } else {
+            ReadBarrier::Symmetric
+        }
     }
 
     /// Reads the current version through a short-lived guard.

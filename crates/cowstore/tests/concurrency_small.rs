@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cowstore::{Overflow, Store};
+use cowstore::{Overflow, ReadBarrier, Store};
 
 /// A value with a heap part, so a use-after-free or double free is visible to Miri, and a
 /// shared live-instance counter.
@@ -47,9 +47,26 @@ impl Drop for Value {
 const OPS: u64 = if cfg!(miri) { 12 } else { 2_000 };
 
 #[test]
-fn readers_writers_and_subscribers() {
+fn readers_writers_and_subscribers_asymmetric() {
+    readers_writers_and_subscribers(ReadBarrier::Asymmetric);
+}
+
+#[test]
+fn readers_writers_and_subscribers_symmetric() {
+    readers_writers_and_subscribers(ReadBarrier::Symmetric);
+}
+
+fn readers_writers_and_subscribers(barrier: ReadBarrier) {
     let live = Arc::new(AtomicUsize::new(0));
-    let store = Arc::new(Store::new(Value::new(0, &live)));
+    let store = Store::builder(Value::new(0, &live))
+        .read_barrier(barrier)
+        .build()
+        .unwrap();
+    if barrier == ReadBarrier::Symmetric || cfg!(miri) {
+        // Miri runs the asymmetric protocol with fences in place of `membarrier`.
+        assert_eq!(store.read_barrier(), barrier);
+    }
+    let store = Arc::new(store);
     let mut queue = store.subscribe_queue(4, Overflow::DropOldest);
     let mut latest = store.subscribe();
 

@@ -12,7 +12,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
-use cowstore::Store;
+use cowstore::{ReadBarrier, Store};
 
 /// A value whose reads and drop loom tracks; `drops` counts drops of every instance, clones
 /// included, `live` the instances alive.
@@ -53,10 +53,20 @@ impl Drop for Tracked {
 }
 
 /// A store whose version 1 holds the tracked value 1, and the drop counter of its values.
+/// The default read barrier: asymmetric, which loom models with `SeqCst` fences on both sides
+/// (the guarantee `membarrier` gives), so readers announce with a relaxed store.
 fn tracked_store() -> (Arc<AtomicUsize>, Arc<Store<Tracked>>) {
+    tracked_store_with(ReadBarrier::Asymmetric)
+}
+
+fn tracked_store_with(barrier: ReadBarrier) -> (Arc<AtomicUsize>, Arc<Store<Tracked>>) {
     let drops = Arc::new(AtomicUsize::new(0));
-    let store = Arc::new(Store::new(Tracked::new(1, &drops)));
-    (drops, store)
+    let store = Store::builder(Tracked::new(1, &drops))
+        .read_barrier(barrier)
+        .build()
+        .unwrap();
+    assert_eq!(store.read_barrier(), barrier);
+    (drops, Arc::new(store))
 }
 
 /// Runs `read` on a second thread while this one publishes version 2; returns what `read`
@@ -109,8 +119,17 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 #[test]
 fn load_races_with_store() {
-    model(|| {
-        let (drops, store) = tracked_store();
+    load_races_with_store_with(ReadBarrier::Asymmetric);
+}
+
+#[test]
+fn load_races_with_store_symmetric() {
+    load_races_with_store_with(ReadBarrier::Symmetric);
+}
+
+fn load_races_with_store_with(barrier: ReadBarrier) {
+    model(move || {
+        let (drops, store) = tracked_store_with(barrier);
         read_while_storing(&drops, &store, |store| {
             let guard = store.load();
             let value = guard.read();
@@ -140,8 +159,17 @@ fn load_clone_races_with_store() {
 
 #[test]
 fn snapshot_races_with_store() {
-    model(|| {
-        let (drops, store) = tracked_store();
+    snapshot_races_with_store_with(ReadBarrier::Asymmetric);
+}
+
+#[test]
+fn snapshot_races_with_store_symmetric() {
+    snapshot_races_with_store_with(ReadBarrier::Symmetric);
+}
+
+fn snapshot_races_with_store_with(barrier: ReadBarrier) {
+    model(move || {
+        let (drops, store) = tracked_store_with(barrier);
         let snapshot = read_while_storing(&drops, &store, |store| {
             let snapshot = store.snapshot();
             assert_eq!(snapshot.read(), Snapshot::version(&snapshot));

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use cowstore::{Snapshot, Store, UpdateError};
+use cowstore::{ReadBarrier, Snapshot, Store, UpdateError};
 
 static CREATED: AtomicUsize = AtomicUsize::new(0);
 static DROPPED: AtomicUsize = AtomicUsize::new(0);
@@ -95,13 +95,24 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Both read barriers, one after the other (one test: the drop counters are global), each for
+/// half of `COWSTORE_STRESS_MS`.
 #[test]
 fn many_readers_and_writers() {
-    let duration = Duration::from_millis(env("COWSTORE_STRESS_MS", 2000));
+    let duration = Duration::from_millis(env("COWSTORE_STRESS_MS", 2000)) / 2;
     let readers = env("COWSTORE_STRESS_READERS", 64) as usize;
     let writers = env("COWSTORE_STRESS_WRITERS", 8) as usize;
+    for barrier in [ReadBarrier::Asymmetric, ReadBarrier::Symmetric] {
+        stress(barrier, duration, readers, writers);
+    }
+}
 
-    let store = Arc::new(Store::new(State::new()));
+fn stress(barrier: ReadBarrier, duration: Duration, readers: usize, writers: usize) {
+    let store = Store::builder(State::new())
+        .read_barrier(barrier)
+        .build()
+        .unwrap();
+    let store = Arc::new(store);
     let stop = Arc::new(AtomicBool::new(false));
     let start = Arc::new(Barrier::new(readers + writers + 1));
     let reads = Arc::new(AtomicU64::new(0));
@@ -231,8 +242,9 @@ fn many_readers_and_writers() {
     );
     assert_eq!(stats.version, Snapshot::version(&final_state));
     eprintln!(
-        "stress: {readers} readers, {writers} writers, {elapsed:?}: {} reads, {increments} increments, \
+        "stress ({:?}): {readers} readers, {writers} writers, {elapsed:?}: {} reads, {increments} increments, \
          {} publishes, {} cas retries",
+        store.read_barrier(),
         reads.load(Ordering::Relaxed),
         stats.publishes,
         stats.cas_retries

@@ -46,6 +46,7 @@
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
+use super::barrier;
 use super::domain::{Record, SNAPSHOT_SLOTS, domain, shard_of, with_record};
 use super::node::{Meta, NewNode, Node, SHARDS};
 use crate::pins::PinTracker;
@@ -79,6 +80,9 @@ fn untagged<T>(ptr: *mut ()) -> NonNull<Node<T>> {
 /// The atomic pointer to the current node. Owns the store's unit of that node.
 pub(crate) struct AtomicNode<T> {
     current: AtomicPtr<Node<T>>,
+    /// Readers announce hazards with a plain store and publishes run an asymmetric barrier
+    /// (see `barrier.rs`), instead of a locked swap on every read.
+    asymmetric: bool,
     /// Where retired versions that readers still hold are registered.
     tracker: Arc<PinTracker>,
     _owns: PhantomData<Node<T>>,
@@ -91,16 +95,28 @@ unsafe impl<T: Send + Sync> Send for AtomicNode<T> {}
 unsafe impl<T: Send + Sync> Sync for AtomicNode<T> {}
 
 impl<T> AtomicNode<T> {
-    /// Publishes `node` as the first version and returns a handle to it.
-    pub(crate) fn new(node: NewNode<T>, tracker: Arc<PinTracker>) -> (Self, Counted<T>) {
+    /// Publishes `node` as the first version and returns a handle to it. With `asymmetric`,
+    /// readers use the asymmetric barrier if the platform has it (see
+    /// [`is_asymmetric`](Self::is_asymmetric)).
+    pub(crate) fn new(
+        node: NewNode<T>,
+        tracker: Arc<PinTracker>,
+        asymmetric: bool,
+    ) -> (Self, Counted<T>) {
         let ptr = node.into_raw();
         let cell = Self {
             current: AtomicPtr::new(ptr.as_ptr()),
+            asymmetric: asymmetric && barrier::available(),
             tracker,
             _owns: PhantomData,
         };
         // The node's initial units include the store's and the publisher's.
         (cell, Counted::unit(ptr))
+    }
+
+    /// Whether readers of this cell announce with a plain store (the asymmetric barrier).
+    pub(crate) fn is_asymmetric(&self) -> bool {
+        self.asymmetric
     }
 
     fn prepare_tag(&self) -> *mut () {
@@ -142,7 +158,14 @@ impl<T> AtomicNode<T> {
         current: *mut Node<T>,
     ) -> Protected<T> {
         let slot = &record.borrows[index];
-        slot.store(current.cast(), Ordering::SeqCst);
+        if self.asymmetric {
+            // No locked instruction: a publish that may race with us runs the heavy barrier
+            // before it scans the slots.
+            slot.store(current.cast(), Ordering::Relaxed);
+            barrier::light();
+        } else {
+            slot.store(current.cast(), Ordering::SeqCst);
+        }
         seq_cst_pair();
         let checked = self.current.load(Ordering::SeqCst);
         if ptr::eq(checked, current) {
@@ -287,6 +310,12 @@ impl<T> AtomicNode<T> {
         ) {
             Ok(old) => {
                 seq_cst_pair();
+                if self.asymmetric && with_record(|own| domain().others_active(own)) {
+                    // A reader of another thread may have stored a hazard on `old` that is
+                    // not visible yet, and loaded the pointer before our swap: make both
+                    // visible before the scan.
+                    barrier::heavy();
+                }
                 let old = NonNull::new(old).expect("the current node is never null");
                 // The store's unit of `old`, ours now, keeps it alive until `retire`. Dropping our
                 // own protection first keeps `help_readers` from paying a debt to ourselves (which

@@ -216,6 +216,26 @@ impl Domain {
             chunk = Self::chunk_ref(c.next.load(Ordering::Acquire));
         }
     }
+
+    /// Whether a record other than `own` may hold a hazard: if not, no other thread can be
+    /// inside a read, and a publish needs no barrier for readers. A thread that takes a record
+    /// after this returned `false` sets its bit with a `SeqCst` read-modify-write before it
+    /// reads any pointer, so it sees whatever the caller published before calling this.
+    pub(crate) fn others_active(&self, own: &Record) -> bool {
+        let mut chunk = Self::chunk_ref(self.head.load(Ordering::Acquire));
+        while let Some(c) = chunk {
+            let mut bits = c.active.load(Ordering::SeqCst);
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                if !ptr::eq(&c.records[i].0, own) {
+                    return true;
+                }
+                bits &= bits - 1;
+            }
+            chunk = Self::chunk_ref(c.next.load(Ordering::Acquire));
+        }
+        false
+    }
 }
 
 #[cfg(loom)]

@@ -6,6 +6,7 @@
 //! - [`cell`]: the atomic current-node cell, the wait-free read protocol and publishing;
 //! - [`cpu`]: runtime dispatch of hot lookups to code compiled with `popcnt`.
 
+mod barrier;
 mod cell;
 mod cpu;
 mod domain;
