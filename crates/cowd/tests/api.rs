@@ -670,6 +670,8 @@ fn metrics_expose_config_store_and_http_series() {
         "cowstore_pinned_versions{store=\"config\"} ",
         "cowstore_pinned_bytes{store=\"config\"} ",
         "cowstore_oldest_pinned_seconds{store=\"config\"} ",
+        "# TYPE cowstore_read_barriers_total counter",
+        "cowstore_read_barriers_total{store=\"config\"} ",
         "cowd_http_requests_total{route=\"/v1/config\",method=\"PUT\",status=\"200\"} 1",
         "cowd_http_requests_total{route=\"/v1/config\",method=\"PUT\",status=\"400\"} 1",
         "cowd_http_requests_total{route=\"/v1/config\",method=\"GET\",status=\"200\"} 1",

@@ -16,7 +16,7 @@
 ///
 /// // A store written thousands of times a second while other threads read it.
 /// let counters = Store::builder(0u64).read_barrier(ReadBarrier::Symmetric).build().unwrap();
-/// counters.update(|n| n + 1).unwrap();
+/// counters.update(|n| *n += 1).unwrap();
 /// assert_eq!(counters.read_barrier(), ReadBarrier::Symmetric);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

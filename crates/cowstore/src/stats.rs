@@ -37,6 +37,11 @@ pub struct Stats {
     pub conflicts: u64,
     /// Times a writer's compare-and-swap lost to a concurrent publish and had to run again.
     pub cas_retries: u64,
+    /// Publishes that ran the process-wide read barrier (Linux `membarrier`, microseconds)
+    /// because another thread may have been reading: always 0 with
+    /// [`ReadBarrier::Symmetric`](crate::ReadBarrier::Symmetric). If this grows by thousands a
+    /// second, build the store with the symmetric barrier.
+    pub read_barriers: u64,
     /// Live subscriptions, queue subscriptions and callbacks.
     pub subscribers: usize,
     /// Retired versions whose value has been dropped (`publishes - pinned_versions`).
@@ -69,7 +74,7 @@ impl Stats {
     /// `cowstore_pinned_bytes`, `cowstore_oldest_pinned_seconds`, `cowstore_subscribers`.
     /// Counters (absolute): `cowstore_publishes_total`, `cowstore_rejected_total`,
     /// `cowstore_aborted_total`, `cowstore_conflicts_total`, `cowstore_cas_retries_total`,
-    /// `cowstore_reclaimed_total`.
+    /// `cowstore_read_barriers_total`, `cowstore_reclaimed_total`.
     ///
     /// ```
     /// let store = cowstore::Store::new(1);
@@ -92,6 +97,7 @@ impl Stats {
         metrics::counter!("cowstore_aborted_total", &label).absolute(self.aborted);
         metrics::counter!("cowstore_conflicts_total", &label).absolute(self.conflicts);
         metrics::counter!("cowstore_cas_retries_total", &label).absolute(self.cas_retries);
+        metrics::counter!("cowstore_read_barriers_total", &label).absolute(self.read_barriers);
         metrics::counter!("cowstore_reclaimed_total", &label).absolute(self.reclaimed);
     }
 }

@@ -909,6 +909,7 @@ impl<T> Store<T> {
             aborted: Counters::get(&counters.aborted),
             conflicts: Counters::get(&counters.conflicts),
             cas_retries: Counters::get(&counters.cas_retries),
+            read_barriers: self.cell.heavy_barriers(),
             subscribers: self.shared.hub.watchers(),
             reclaimed: (Guard::version(&current) - self.shared.initial_version)
                 .saturating_sub(pinned_versions as u64),

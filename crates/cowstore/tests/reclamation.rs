@@ -4,7 +4,8 @@ use cowstore::{Guard, Snapshot};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cowstore::{Overflow, Store};
+use cowstore::{Overflow, ReadBarrier, Store};
+use std::sync::mpsc;
 
 /// A value that counts its drops, and panics on a second drop of the same instance.
 #[derive(Debug)]
@@ -77,6 +78,70 @@ fn guard_pins_until_dropped() {
     assert_eq!(log.alive(), 2, "the guard pins version 1");
     drop(guard);
     assert_eq!(log.alive(), 1, "released with the guard");
+}
+
+/// A guard on another live thread (whose record is active, so the default store's publish
+/// runs the process-wide barrier) pins its version until dropped; a publish while that thread
+/// holds nothing drops the retired version at once. With both read barriers.
+#[test]
+fn guard_on_a_live_thread_pins_until_dropped_with_either_barrier() {
+    for barrier in [ReadBarrier::Asymmetric, ReadBarrier::Symmetric] {
+        let log = Arc::new(DropLog::default());
+        let store = Store::builder(log.make(1))
+            .read_barrier(barrier)
+            .build()
+            .unwrap();
+        if cfg!(target_os = "linux") || barrier == ReadBarrier::Symmetric {
+            assert_eq!(store.read_barrier(), barrier);
+        }
+        let (to_reader, reader_gets) = mpsc::channel::<()>();
+        let (to_main, main_gets) = mpsc::channel::<usize>();
+        let shared = &store;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let guard = shared.load();
+                to_main.send(guard.id).unwrap();
+                reader_gets.recv().unwrap(); // main published version 2
+                to_main.send(guard.id).unwrap();
+                drop(guard);
+                to_main.send(0).unwrap();
+                reader_gets.recv().unwrap(); // main published version 3
+            });
+            assert_eq!(main_gets.recv().unwrap(), 1);
+            let barriers = store.stats().read_barriers;
+            store.store(log.make(2)).unwrap();
+            // Another thread is reading: an asymmetric store's publish must run the barrier.
+            let expected = u64::from(store.read_barrier() == ReadBarrier::Asymmetric);
+            assert_eq!(
+                store.stats().read_barriers,
+                barriers + expected,
+                "{barrier:?}"
+            );
+            assert_eq!(
+                log.alive(),
+                2,
+                "{barrier:?}: the other thread's guard pins version 1"
+            );
+            to_reader.send(()).unwrap();
+            assert_eq!(
+                main_gets.recv().unwrap(),
+                1,
+                "{barrier:?}: the guard still reads 1"
+            );
+            main_gets.recv().unwrap();
+            assert_eq!(log.alive(), 1, "{barrier:?}: released with the guard");
+            // The reader thread is alive, its record active, and it holds nothing.
+            store.store(log.make(3)).unwrap();
+            assert_eq!(
+                log.alive(),
+                1,
+                "{barrier:?}: version 2 dropped by the publish"
+            );
+            to_reader.send(()).unwrap();
+        });
+        drop(store);
+        assert_eq!(log.alive(), 0);
+    }
 }
 
 #[test]

@@ -586,3 +586,23 @@ fn nested_writes_to_other_stores_work_and_a_write_back_two_levels_down_is_refuse
     assert_eq!(*b.update(|y| *y += 1).unwrap(), 2);
     assert_eq!(*c.store(3).unwrap(), 3);
 }
+
+/// On Linux (4.14 and later, without a seccomp filter blocking `membarrier`) a store defaults to
+/// the asymmetric read barrier; the builder can ask for the symmetric one anywhere.
+#[test]
+fn read_barrier_defaults_to_asymmetric_on_linux_and_can_be_chosen() {
+    let default = cowstore::Store::new(0);
+    if cfg!(target_os = "linux") {
+        assert_eq!(default.read_barrier(), cowstore::ReadBarrier::Asymmetric);
+    }
+    let symmetric = cowstore::Store::builder(0)
+        .read_barrier(cowstore::ReadBarrier::Symmetric)
+        .build()
+        .unwrap();
+    assert_eq!(symmetric.read_barrier(), cowstore::ReadBarrier::Symmetric);
+    let explicit = cowstore::Store::builder(0)
+        .read_barrier(cowstore::ReadBarrier::Asymmetric)
+        .build()
+        .unwrap();
+    assert_eq!(explicit.read_barrier(), default.read_barrier());
+}

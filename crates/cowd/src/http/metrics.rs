@@ -295,11 +295,16 @@ pub fn render(state: &AppState) -> String {
     for (name, help, value) in core_gauges {
         labeled_gauge(&mut out, name, label, help, value);
     }
-    let core_counters: [(&str, &str, u64); 2] = [
+    let core_counters: [(&str, &str, u64); 3] = [
         (
             "cowstore_publishes_total",
             "Publishes into the store in this process.",
             stats.publishes,
+        ),
+        (
+            "cowstore_read_barriers_total",
+            "Publishes that interrupted reader threads with a process-wide memory barrier.",
+            stats.read_barriers,
         ),
         (
             "cowstore_reclaimed_total",

@@ -16,6 +16,8 @@ use crate::{ReadBarrier, Snapshot, Store};
 ///   serialized per shard and publish a new version of that shard only; writes to different
 ///   shards proceed in parallel. Each write copies only the path to the entry (O(log n)), not
 ///   the shard.
+/// - Shards are built with [`ReadBarrier::Symmetric`](crate::ReadBarrier::Symmetric): a read
+///   costs two locked instructions, and a write never interrupts the readers' CPUs.
 ///
 /// # Consistency across shards
 ///

@@ -50,7 +50,7 @@ use super::barrier;
 use super::domain::{Record, SNAPSHOT_SLOTS, domain, shard_of, with_record};
 use super::node::{Meta, NewNode, Node, SHARDS};
 use crate::pins::PinTracker;
-use crate::sync::{AtomicPtr, Ordering, seq_cst_pair};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering, seq_cst_pair};
 use std::sync::Arc;
 
 /// Tag of a borrow slot whose debt a writer paid: the slot's owner now holds a strong unit.
@@ -83,6 +83,8 @@ pub(crate) struct AtomicNode<T> {
     /// Readers announce hazards with a plain store and publishes run an asymmetric barrier
     /// (see `barrier.rs`), instead of a locked swap on every read.
     asymmetric: bool,
+    /// Publishes that ran the heavy barrier (diagnostics).
+    heavy_barriers: AtomicU64,
     /// Where retired versions that readers still hold are registered.
     tracker: Arc<PinTracker>,
     _owns: PhantomData<Node<T>>,
@@ -107,6 +109,7 @@ impl<T> AtomicNode<T> {
         let cell = Self {
             current: AtomicPtr::new(ptr.as_ptr()),
             asymmetric: asymmetric && barrier::available(),
+            heavy_barriers: AtomicU64::new(0),
             tracker,
             _owns: PhantomData,
         };
@@ -117,6 +120,11 @@ impl<T> AtomicNode<T> {
     /// Whether readers of this cell announce with a plain store (the asymmetric barrier).
     pub(crate) fn is_asymmetric(&self) -> bool {
         self.asymmetric
+    }
+
+    /// How many publishes ran the heavy barrier.
+    pub(crate) fn heavy_barriers(&self) -> u64 {
+        self.heavy_barriers.load(Ordering::Relaxed)
     }
 
     fn prepare_tag(&self) -> *mut () {
@@ -315,6 +323,7 @@ impl<T> AtomicNode<T> {
                     // not visible yet, and loaded the pointer before our swap: make both
                     // visible before the scan.
                     barrier::heavy();
+                    self.heavy_barriers.fetch_add(1, Ordering::Relaxed);
                 }
                 let old = NonNull::new(old).expect("the current node is never null");
                 // The store's unit of `old`, ours now, keeps it alive until `retire`. Dropping our
