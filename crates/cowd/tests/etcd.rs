@@ -58,7 +58,9 @@ fn converge(nodes: &[&Daemon], version: u64) -> Value {
         .iter()
         .map(|n| {
             eventually(&format!("{} to reach version {version}", n.addr), || {
-                let (v, doc) = get_config(&n.url(""));
+                // A node started a moment ago may still answer 503 (no version loaded from
+                // etcd yet): that is "not yet", not a failure. A clean-clone CI run hit it.
+                let (v, doc) = get_config_once_served(&n.url(""))?;
                 (v >= version).then_some((v, doc))
             })
         })

@@ -113,7 +113,8 @@ impl Kind {
 
 /// A store with `ReadBarrier::Symmetric`, the setting `cowstore`'s docs give for stores
 /// published thousands of times a second while other threads read (every mix here but 100/0):
-/// with the default asymmetric barrier each such publish would also interrupt every reader.
+/// the default adaptive barrier would make each cell's first 100 ms of publishes interrupt
+/// every reader before switching, and the published matrix measured this protocol.
 fn symmetric_store<T>(value: T) -> Store<T> {
     Store::builder(value)
         .read_barrier(cowstore::ReadBarrier::Symmetric)

@@ -39,7 +39,8 @@ fn value(n: u64) -> Value {
 
 /// Every contender, holding the same value.
 struct Contenders {
-    /// The default store: `ReadBarrier::Asymmetric` where the platform has it.
+    /// The default store: `ReadBarrier::Adaptive` where the platform has the asymmetric
+    /// barrier (readers start asymmetric and stay so unless publishes race with them often).
     cow: Store<Value>,
     cow_symmetric: Store<Value>,
     arc_swap: ArcSwap<Value>,

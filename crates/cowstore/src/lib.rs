@@ -67,11 +67,12 @@
 //! | [`Store::snapshot`] | [`Snapshot`]: owned, `Send + Sync + 'static` | the same two writes, to a slot the snapshot keeps (beyond four held at once by a thread, and for clones: a count in the thread's shard) |
 //! | [`Reader::load`] | `&Snapshot` cached per thread | one atomic load when nothing changed |
 //!
-//! Of the two writes, only the second (giving the slot back) is a locked instruction under the
-//! default [`ReadBarrier::Asymmetric`]: a publish made while other threads read pays for the
-//! first with a process-wide barrier (Linux `membarrier`, microseconds). Stores published
-//! thousands of times a second under reads should use [`ReadBarrier::Symmetric`], where both
-//! are locked and publishes pay nothing extra (see [`docs::limitations`]).
+//! Of the two writes, only the second (giving the slot back) is a locked instruction while the
+//! readers use the asymmetric barrier: a publish made while other threads read pays for the
+//! first with a process-wide barrier (Linux `membarrier`, microseconds). With
+//! [`ReadBarrier::Symmetric`] both are locked and publishes pay nothing extra. The default,
+//! [`ReadBarrier::Adaptive`], runs asymmetric and switches to symmetric while such publishes
+//! come more than a thousand a second (see [`docs::limitations`]).
 //!
 //! # Guarantees
 //!

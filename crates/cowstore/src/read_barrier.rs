@@ -1,5 +1,10 @@
 //! How a store's readers and writers agree on which versions are still being read.
 
+use std::time::Duration;
+
+use crate::raw::Mode;
+use crate::sync::{AtomicU64, Ordering};
+
 /// How a [`Store`](crate::Store)'s readers announce what they read, which decides who pays
 /// for the memory barrier that immediate reclamation needs: every read, or every publish.
 ///
@@ -8,8 +13,15 @@
 /// the slots. One of the two must see the other, which takes a full memory barrier on *both*
 /// sides — unless one side pays for both.
 ///
+/// | barrier | `load()` (2-vCPU VM) | a publish while another thread reads |
+/// |---|---|---|
+/// | [`Asymmetric`](Self::Asymmetric) | 2.8–3.4 ns: one locked instruction | + `membarrier`: 11–14 µs |
+/// | [`Symmetric`](Self::Symmetric) | ~5.0 ns: two locked instructions | 0.2–0.5 µs |
+/// | [`Adaptive`](Self::Adaptive) (default) | as asymmetric while publishes are rare | as symmetric while they are frequent |
+///
 /// Chosen with [`Builder::read_barrier`](crate::Builder::read_barrier); a store reports what
-/// it runs with from [`Store::read_barrier`](crate::Store::read_barrier).
+/// it was built with from [`Store::read_barrier`](crate::Store::read_barrier), and what its
+/// readers use right now in [`Stats::read_barrier`](crate::Stats::read_barrier).
 ///
 /// ```
 /// use cowstore::{ReadBarrier, Store};
@@ -22,6 +34,17 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ReadBarrier {
+    /// Starts [`Asymmetric`](Self::Asymmetric) and switches to
+    /// [`Symmetric`](Self::Symmetric) while publishes that race with other threads' reads are
+    /// frequent (more than 1,000 a second over 100 ms), back when they are rare again (fewer
+    /// than 100 a second over a second). A store published a few times a second gets the
+    /// cheap reads; one written in bursts pays `membarrier` for at most about 100 ms per
+    /// burst.
+    ///
+    /// The default. Where the asymmetric barrier is not available the store runs
+    /// [`Symmetric`](Self::Symmetric).
+    #[default]
+    Adaptive,
     /// Readers pay nothing for the announcement, a plain store; a publish made while another
     /// thread may be reading runs a process-wide barrier (Linux `membarrier`), which
     /// interrupts every CPU running a thread of the process: 11–14 µs per publish on a 2-vCPU
@@ -30,15 +53,76 @@ pub enum ReadBarrier {
     /// two (2.8–3.4 ns against 5.0 ns there). "May be reading" means: some other live thread
     /// has read from any store (its hazard record is active); a publish while no other thread
     /// has pays nothing extra. [`Stats::read_barriers`](crate::Stats::read_barriers) counts the
-    /// publishes that ran the barrier.
+    /// barriers run.
     ///
-    /// The default, for read-mostly state. Where the barrier is not available (other
-    /// operating systems, Linux before 4.14, a seccomp filter that blocks it) the store runs
-    /// [`Symmetric`](Self::Symmetric) instead.
-    #[default]
+    /// Where the barrier is not available (other operating systems, Linux before 4.14, a
+    /// seccomp filter that blocks it) the store runs [`Symmetric`](Self::Symmetric) instead.
     Asymmetric,
     /// Every read pays a locked instruction to announce, and publishes pay nothing extra:
     /// for stores published thousands of times a second while other threads read them
     /// (the shards of a [`ShardedMap`](crate::collections::ShardedMap) use it).
     Symmetric,
+}
+
+/// Contended publishes per second above which an adaptive store switches to symmetric...
+const TO_SYMMETRIC_PER_SEC: u64 = 1_000;
+/// ...measured over this long.
+const ASYMMETRIC_WINDOW: Duration = Duration::from_millis(100);
+/// Contended publishes per second below which it switches back...
+const TO_ASYMMETRIC_PER_SEC: u64 = 100;
+/// ...measured over this long.
+const SYMMETRIC_WINDOW: Duration = Duration::from_secs(1);
+
+/// The policy of [`ReadBarrier::Adaptive`]: after each publish, once the current window is
+/// over, compare the rate of contended publishes (those that found another thread's hazard
+/// record active) with the thresholds above. One publisher evaluates each window.
+#[derive(Debug)]
+pub(crate) struct Adaptation {
+    /// When the current window began (the store's monotonic publish clock, in ms).
+    window_start_ms: AtomicU64,
+    /// The cell's contended-publish count when it began.
+    contended_at_start: AtomicU64,
+}
+
+impl Adaptation {
+    pub(crate) fn new(now: Duration) -> Self {
+        Self {
+            window_start_ms: AtomicU64::new(millis(now)),
+            contended_at_start: AtomicU64::new(0),
+        }
+    }
+
+    /// Called after a publish at `now`; may switch the cell's barrier.
+    pub(crate) fn after_publish(&self, mode: &Mode, now: Duration) {
+        let now_ms = millis(now);
+        let start = self.window_start_ms.load(Ordering::Relaxed);
+        let elapsed_ms = now_ms.saturating_sub(start);
+        let asymmetric = mode.asymmetric_now();
+        let window = if asymmetric {
+            ASYMMETRIC_WINDOW
+        } else {
+            SYMMETRIC_WINDOW
+        };
+        if elapsed_ms < millis(window)
+            || self
+                .window_start_ms
+                .compare_exchange(start, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let contended = mode.contended();
+        let in_window =
+            contended.saturating_sub(self.contended_at_start.swap(contended, Ordering::Relaxed));
+        let per_sec = in_window.saturating_mul(1000) / elapsed_ms.max(1);
+        if asymmetric && per_sec > TO_SYMMETRIC_PER_SEC {
+            mode.set_asymmetric(false);
+        } else if !asymmetric && per_sec < TO_ASYMMETRIC_PER_SEC {
+            mode.set_asymmetric(true);
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -37,11 +37,14 @@ pub struct Stats {
     pub conflicts: u64,
     /// Times a writer's compare-and-swap lost to a concurrent publish and had to run again.
     pub cas_retries: u64,
-    /// Publishes that ran the process-wide read barrier (Linux `membarrier`, microseconds)
-    /// because another thread may have been reading: always 0 with
-    /// [`ReadBarrier::Symmetric`](crate::ReadBarrier::Symmetric). If this grows by thousands a
-    /// second, build the store with the symmetric barrier.
+    /// Process-wide read barriers (Linux `membarrier`, microseconds each) this store ran:
+    /// one per publish made while another thread may have been reading and the readers used
+    /// the asymmetric barrier, and one per switch of an adaptive store to the symmetric one.
+    /// Always 0 with [`ReadBarrier::Symmetric`](crate::ReadBarrier::Symmetric).
     pub read_barriers: u64,
+    /// The barrier readers use right now: [`Asymmetric`](crate::ReadBarrier::Asymmetric) or
+    /// [`Symmetric`](crate::ReadBarrier::Symmetric) (an adaptive store switches between them).
+    pub read_barrier: crate::ReadBarrier,
     /// Live subscriptions, queue subscriptions and callbacks.
     pub subscribers: usize,
     /// Retired versions whose value has been dropped (`publishes - pinned_versions`).

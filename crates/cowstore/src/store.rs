@@ -11,7 +11,7 @@ use crate::clock;
 use crate::error::{UpdateError, ValidationError};
 use crate::pins::{PinTracker, PinnedVersion};
 use crate::raw::{AtomicNode, Counted, Meta, NewNode};
-use crate::read_barrier::ReadBarrier;
+use crate::read_barrier::{Adaptation, ReadBarrier};
 use crate::reader::Reader;
 use crate::snapshot::{Guard, Snapshot};
 use crate::stats::{Counters, Stats};
@@ -45,6 +45,10 @@ struct Shared<T> {
     size_of: Option<Box<SizeFn<T>>>,
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     name: Option<String>,
+    /// The barrier the store was built with (symmetric where the asymmetric one is missing).
+    read_barrier: ReadBarrier,
+    /// The switching policy of `ReadBarrier::Adaptive`.
+    adaptation: Option<Adaptation>,
 }
 
 /// A shared, versioned, copy-on-write value with wait-free reads.
@@ -246,6 +250,7 @@ impl<T: fmt::Debug> fmt::Debug for Builder<T> {
             .field("initial", &self.initial)
             .field("validators", &self.validators.len())
             .field("name", &self.name)
+            .field("read_barrier", &self.read_barrier)
             .finish_non_exhaustive()
     }
 }
@@ -384,8 +389,14 @@ impl<T> Store<T> {
         let (cell, _initial) = AtomicNode::new(
             NewNode::new(initial, meta),
             Arc::clone(&pins),
-            read_barrier == ReadBarrier::Asymmetric,
+            read_barrier != ReadBarrier::Symmetric,
         );
+        let read_barrier = if cell.mode().can_be_asymmetric() {
+            read_barrier
+        } else {
+            ReadBarrier::Symmetric
+        };
+        let adaptation = (read_barrier == ReadBarrier::Adaptive).then(|| Adaptation::new(epoch.1));
         Self {
             cell,
             shared: Arc::new(Shared {
@@ -400,6 +411,8 @@ impl<T> Store<T> {
                 counters: Counters::default(),
                 size_of,
                 name,
+                read_barrier,
+                adaptation,
             }),
         }
     }
@@ -425,11 +438,15 @@ impl<T> Store<T> {
     /// assert_eq!(symmetric.read_barrier(), ReadBarrier::Symmetric);
     /// ```
     pub fn read_barrier(&self) -> ReadBarrier {
-        if self.cell.is_asymmetric() {
-            ReadBarrier::Asymmetric
-        } else {
-            ReadBarrier::Symmetric
-        }
+        self.shared.read_barrier
+    }
+
+    /// Switches the readers' barrier as an adaptive store would, for the loom models of the
+    /// switch racing with reads and publishes. Returns whether it switched.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_switch_read_barrier(&self, asymmetric: bool) -> bool {
+        self.cell.mode().set_asymmetric(asymmetric)
     }
 
     /// Reads the current version through a short-lived guard.
@@ -606,6 +623,9 @@ impl<T> Store<T> {
 
     /// Counts a publish and tells subscribers; runs outside the writer lock.
     fn announce(&self, published: Counted<T>) -> Snapshot<T> {
+        if let Some(adaptation) = &self.shared.adaptation {
+            adaptation.after_publish(self.cell.mode(), published.meta().published_mono);
+        }
         let snapshot = Snapshot::new(published);
         self.shared.hub.publish(&snapshot);
         #[cfg(feature = "metrics")]
@@ -909,7 +929,12 @@ impl<T> Store<T> {
             aborted: Counters::get(&counters.aborted),
             conflicts: Counters::get(&counters.conflicts),
             cas_retries: Counters::get(&counters.cas_retries),
-            read_barriers: self.cell.heavy_barriers(),
+            read_barriers: self.cell.mode().heavy_barriers(),
+            read_barrier: if self.cell.mode().asymmetric_now() {
+                ReadBarrier::Asymmetric
+            } else {
+                ReadBarrier::Symmetric
+            },
             subscribers: self.shared.hub.watchers(),
             reclaimed: (Guard::version(&current) - self.shared.initial_version)
                 .saturating_sub(pinned_versions as u64),

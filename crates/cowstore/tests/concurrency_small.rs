@@ -52,6 +52,11 @@ fn readers_writers_and_subscribers_asymmetric() {
 }
 
 #[test]
+fn readers_writers_and_subscribers_adaptive() {
+    readers_writers_and_subscribers(ReadBarrier::Adaptive);
+}
+
+#[test]
 fn readers_writers_and_subscribers_symmetric() {
     readers_writers_and_subscribers(ReadBarrier::Symmetric);
 }

@@ -187,6 +187,54 @@ fn snapshot_races_with_store_with(barrier: ReadBarrier) {
     });
 }
 
+/// Readers switched from the asymmetric barrier to the symmetric one while a reader announces:
+/// the publish after the switch runs no heavy barrier, so a reader that announced with a plain
+/// store must either be seen by it or start over (its second look at the mode word differs).
+#[test]
+fn switch_to_symmetric_races_with_load_and_store() {
+    model(|| {
+        let (drops, store) = tracked_store_with(ReadBarrier::Asymmetric);
+        let reader = {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                let guard = store.load();
+                assert_eq!(guard.read(), Guard::version(&guard));
+                let snapshot = store.snapshot();
+                assert_eq!(snapshot.read(), Snapshot::version(&snapshot));
+            })
+        };
+        assert!(store.loom_switch_read_barrier(false));
+        store.store(Tracked::new(2, &drops)).unwrap();
+        reader.join().unwrap();
+        assert_retired_then_dropped(&drops, store);
+    });
+}
+
+/// Readers switched back to the asymmetric barrier while a publish that read the old
+/// (symmetric) mode runs without the heavy barrier.
+#[test]
+fn switch_to_asymmetric_races_with_load_and_store() {
+    model(|| {
+        let (drops, store) = tracked_store_with(ReadBarrier::Asymmetric);
+        assert!(store.loom_switch_read_barrier(false));
+        let switcher = {
+            let store = Arc::clone(&store);
+            thread::spawn(move || assert!(store.loom_switch_read_barrier(true)))
+        };
+        let reader = {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                let guard = store.load();
+                assert_eq!(guard.read(), Guard::version(&guard));
+            })
+        };
+        store.store(Tracked::new(2, &drops)).unwrap();
+        switcher.join().unwrap();
+        reader.join().unwrap();
+        assert_retired_then_dropped(&drops, store);
+    });
+}
+
 /// A first snapshot in a shard installs a bias while the node is current; the writer that
 /// retires the node must not leave that bias behind (the version would never be freed), even
 /// when the install races with the retirement. Loom builds have one snapshot slot, so the

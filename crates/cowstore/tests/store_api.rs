@@ -588,12 +588,17 @@ fn nested_writes_to_other_stores_work_and_a_write_back_two_levels_down_is_refuse
 }
 
 /// On Linux (4.14 and later, without a seccomp filter blocking `membarrier`) a store defaults to
-/// the asymmetric read barrier; the builder can ask for the symmetric one anywhere.
+/// the adaptive read barrier, whose readers start asymmetric; the builder can ask for the
+/// symmetric one anywhere.
 #[test]
-fn read_barrier_defaults_to_asymmetric_on_linux_and_can_be_chosen() {
+fn read_barrier_defaults_to_adaptive_on_linux_and_can_be_chosen() {
     let default = cowstore::Store::new(0);
     if cfg!(target_os = "linux") {
-        assert_eq!(default.read_barrier(), cowstore::ReadBarrier::Asymmetric);
+        assert_eq!(default.read_barrier(), cowstore::ReadBarrier::Adaptive);
+        assert_eq!(
+            default.stats().read_barrier,
+            cowstore::ReadBarrier::Asymmetric
+        );
     }
     let symmetric = cowstore::Store::builder(0)
         .read_barrier(cowstore::ReadBarrier::Symmetric)
@@ -604,5 +609,13 @@ fn read_barrier_defaults_to_asymmetric_on_linux_and_can_be_chosen() {
         .read_barrier(cowstore::ReadBarrier::Asymmetric)
         .build()
         .unwrap();
-    assert_eq!(explicit.read_barrier(), default.read_barrier());
+    assert_eq!(
+        explicit.stats().read_barrier,
+        default.stats().read_barrier,
+        "the same readers' barrier as a quiet adaptive store"
+    );
+    assert_eq!(
+        symmetric.stats().read_barrier,
+        cowstore::ReadBarrier::Symmetric
+    );
 }

@@ -2,7 +2,7 @@
 //! internally consistent, versions never go backwards for any reader, and every value created
 //! is dropped by the end (no leak, no double drop).
 //!
-//! `COWSTORE_STRESS_MS` sets the duration (default 2000 ms); `COWSTORE_STRESS_READERS` and
+//! `COWSTORE_STRESS_MS` sets the duration (default 3000 ms, a third per read barrier); `COWSTORE_STRESS_READERS` and
 //! `COWSTORE_STRESS_WRITERS` the thread counts (defaults 64 and 8).
 
 use cowstore::Guard;
@@ -95,14 +95,18 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Both read barriers, one after the other (one test: the drop counters are global), each for
-/// half of `COWSTORE_STRESS_MS`.
+/// Every read barrier, one after the other (one test: the drop counters are global), each for
+/// a third of `COWSTORE_STRESS_MS`.
 #[test]
 fn many_readers_and_writers() {
-    let duration = Duration::from_millis(env("COWSTORE_STRESS_MS", 2000)) / 2;
+    let duration = Duration::from_millis(env("COWSTORE_STRESS_MS", 3000)) / 3;
     let readers = env("COWSTORE_STRESS_READERS", 64) as usize;
     let writers = env("COWSTORE_STRESS_WRITERS", 8) as usize;
-    for barrier in [ReadBarrier::Asymmetric, ReadBarrier::Symmetric] {
+    for barrier in [
+        ReadBarrier::Adaptive,
+        ReadBarrier::Asymmetric,
+        ReadBarrier::Symmetric,
+    ] {
         stress(barrier, duration, readers, writers);
     }
 }
@@ -242,9 +246,11 @@ fn stress(barrier: ReadBarrier, duration: Duration, readers: usize, writers: usi
     );
     assert_eq!(stats.version, Snapshot::version(&final_state));
     eprintln!(
-        "stress ({:?}): {readers} readers, {writers} writers, {elapsed:?}: {} reads, {increments} increments, \
-         {} publishes, {} cas retries",
+        "stress ({:?}, readers now {:?}, {} membarriers): {readers} readers, {writers} writers, {elapsed:?}: \
+         {} reads, {increments} increments, {} publishes, {} cas retries",
         store.read_barrier(),
+        stats.read_barrier,
+        stats.read_barriers,
         reads.load(Ordering::Relaxed),
         stats.publishes,
         stats.cas_retries

@@ -245,6 +245,18 @@ pub fn version_bytes(base: &str, version: u64) -> (u16, bytes::Bytes) {
     (response.status().as_u16(), response.bytes().unwrap())
 }
 
+/// `GET {base}/v1/config` → (version, document), or `None` while the node answers 503 because
+/// it has no version yet (a follower or etcd node still loading its first one).
+pub fn get_config_once_served(base: &str) -> Option<(u64, Value)> {
+    let response = client().get(format!("{base}/v1/config")).send().unwrap();
+    if response.status() == 503 {
+        return None;
+    }
+    assert_eq!(response.status(), 200);
+    let version = header_u64(&response, "x-config-version");
+    Some((version, response.json().unwrap()))
+}
+
 /// `GET {base}/v1/config` → (version, document).
 pub fn get_config(base: &str) -> (u64, Value) {
     let response = client().get(format!("{base}/v1/config")).send().unwrap();

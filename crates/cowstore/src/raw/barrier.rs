@@ -13,27 +13,175 @@
 //! Under loom and Miri both halves are `SeqCst` fences: the guarantee `membarrier` gives, in the
 //! vocabulary the checkers understand, so the models explore the protocol that ships.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::AtomicU8;
+
+use super::domain::{domain, with_record};
+use crate::sync::{AtomicU64, Ordering};
 
 const UNKNOWN: u8 = 0;
 const ABSENT: u8 = 1;
 const PRESENT: u8 = 2;
 
 /// Whether the process registered for expedited `membarrier`; decided once.
-static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+static REGISTRATION: AtomicU8 = AtomicU8::new(UNKNOWN);
 
 /// Whether [`heavy`] is available. The first call registers the process with the kernel
 /// (needed once before the first expedited barrier); every later call is one load.
 pub(crate) fn available() -> bool {
-    match STATE.load(Ordering::Acquire) {
+    match REGISTRATION.load(std::sync::atomic::Ordering::Acquire) {
         PRESENT => true,
         ABSENT => false,
         _ => {
             let present = platform::register();
             // Racing first calls register twice, which the kernel accepts.
-            STATE.store(if present { PRESENT } else { ABSENT }, Ordering::Release);
+            REGISTRATION.store(
+                if present { PRESENT } else { ABSENT },
+                std::sync::atomic::Ordering::Release,
+            );
             present
         }
+    }
+}
+
+/// Readers of the cell announce with a plain store; publishes run the heavy barrier.
+const ASYMMETRIC: u64 = 0;
+/// On the way from asymmetric to symmetric: readers announce with a locked swap, publishes
+/// still run the heavy barrier (a reader that saw `ASYMMETRIC` may still be announcing).
+const FLIPPING: u64 = 1;
+/// Readers announce with a locked swap; publishes run no heavy barrier.
+const SYMMETRIC: u64 = 2;
+const STATE: u64 = 0b11;
+/// Every change of state adds this, so a mode word is never seen twice: a reader that reads
+/// the same word before and after announcing knows no switch began in between.
+const EPOCH: u64 = 0b100;
+
+/// Which barrier a cell's readers use now, how publishes keep their side of it, and the
+/// switches between the two (see `cell.rs` for the reader's side).
+///
+/// **Switching to symmetric** goes through `FLIPPING`: the switcher publishes it, runs the
+/// heavy barrier, then publishes `SYMMETRIC`. A reader that saw `ASYMMETRIC`, announced with a
+/// plain store and still reads the *same* word afterwards read it before the heavy barrier's
+/// point in its thread, so its announcement is visible to every publish that reads
+/// `SYMMETRIC` (and skips the barrier); a reader that reads a different word afterwards
+/// starts over on the fallback path.
+///
+/// **Switching to asymmetric** publishes `ASYMMETRIC` directly. A publish reads the mode
+/// after its compare-and-swap, all `SeqCst`: if it read a word older than the switch, a reader
+/// that read the switch loads the pointer after that compare-and-swap, so it does not take the
+/// replaced node from its fast path.
+pub(crate) struct Mode {
+    word: AtomicU64,
+    /// Whether the cell may ever be asymmetric (requested and available).
+    switchable: bool,
+    /// Publishes that found another thread's record active.
+    contended: AtomicU64,
+    /// Publishes that ran the heavy barrier.
+    heavy: AtomicU64,
+}
+
+impl Mode {
+    /// Starts asymmetric if `asymmetric` and the platform has the barrier, else symmetric for
+    /// good.
+    pub(crate) fn new(asymmetric: bool) -> Self {
+        let switchable = asymmetric && available();
+        Self {
+            word: AtomicU64::new(if switchable { ASYMMETRIC } else { SYMMETRIC }),
+            switchable,
+            contended: AtomicU64::new(0),
+            heavy: AtomicU64::new(0),
+        }
+    }
+
+    /// The reader's first look: the word to compare later with [`unchanged`](Self::unchanged).
+    #[inline(always)]
+    pub(crate) fn read(&self) -> u64 {
+        self.word.load(Ordering::SeqCst)
+    }
+
+    /// Whether a mode word says "announce with a plain store".
+    #[inline(always)]
+    pub(crate) fn is_asymmetric(word: u64) -> bool {
+        word & STATE == ASYMMETRIC
+    }
+
+    /// The reader's second look, after announcing and reloading the pointer: no switch began.
+    #[inline(always)]
+    pub(crate) fn unchanged(&self, word: u64) -> bool {
+        self.word.load(Ordering::Relaxed) == word
+    }
+
+    /// Whether the cell may ever use the asymmetric barrier (requested, and the platform
+    /// has it).
+    pub(crate) fn can_be_asymmetric(&self) -> bool {
+        self.switchable
+    }
+
+    /// Whether readers announce with a plain store right now.
+    pub(crate) fn asymmetric_now(&self) -> bool {
+        Self::is_asymmetric(self.read())
+    }
+
+    /// The publish's side, between its compare-and-swap and its scan of the hazard slots.
+    #[inline]
+    pub(crate) fn after_swap(&self) {
+        if !self.switchable || !with_record(|own| domain().others_active(own)) {
+            return;
+        }
+        self.contended.fetch_add(1, Ordering::Relaxed);
+        if self.read() & STATE != SYMMETRIC {
+            // A reader of another thread may have stored a hazard on the replaced node that
+            // is not visible yet, and loaded the pointer before our swap: make both visible
+            // before the scan.
+            heavy();
+            self.heavy.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Switches readers to the plain-store announcement (`true`) or the locked one. Returns
+    /// whether this call switched; a no-op on a cell that cannot be asymmetric.
+    pub(crate) fn set_asymmetric(&self, asymmetric: bool) -> bool {
+        if !self.switchable {
+            return false;
+        }
+        let word = self.read();
+        let state = word & STATE;
+        if asymmetric {
+            state == SYMMETRIC
+                && self
+                    .word
+                    .compare_exchange(
+                        word,
+                        (word & !STATE) + EPOCH + ASYMMETRIC,
+                        Ordering::SeqCst,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+        } else {
+            let flipping = (word & !STATE) + EPOCH + FLIPPING;
+            if state != ASYMMETRIC
+                || self
+                    .word
+                    .compare_exchange(word, flipping, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_err()
+            {
+                return false;
+            }
+            heavy();
+            self.heavy.fetch_add(1, Ordering::Relaxed);
+            self.word
+                .store((flipping & !STATE) + EPOCH + SYMMETRIC, Ordering::SeqCst);
+            true
+        }
+    }
+
+    /// Publishes that found another thread's hazard record active.
+    pub(crate) fn contended(&self) -> u64 {
+        self.contended.load(Ordering::Relaxed)
+    }
+
+    /// Heavy barriers run (by publishes and by switches).
+    pub(crate) fn heavy_barriers(&self) -> u64 {
+        self.heavy.load(Ordering::Relaxed)
     }
 }
 

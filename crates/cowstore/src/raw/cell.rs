@@ -46,11 +46,11 @@
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use super::barrier;
+use super::barrier::{self, Mode};
 use super::domain::{Record, SNAPSHOT_SLOTS, domain, shard_of, with_record};
 use super::node::{Meta, NewNode, Node, SHARDS};
 use crate::pins::PinTracker;
-use crate::sync::{AtomicPtr, AtomicU64, Ordering, seq_cst_pair};
+use crate::sync::{AtomicPtr, Ordering, seq_cst_pair};
 use std::sync::Arc;
 
 /// Tag of a borrow slot whose debt a writer paid: the slot's owner now holds a strong unit.
@@ -80,11 +80,9 @@ fn untagged<T>(ptr: *mut ()) -> NonNull<Node<T>> {
 /// The atomic pointer to the current node. Owns the store's unit of that node.
 pub(crate) struct AtomicNode<T> {
     current: AtomicPtr<Node<T>>,
-    /// Readers announce hazards with a plain store and publishes run an asymmetric barrier
-    /// (see `barrier.rs`), instead of a locked swap on every read.
-    asymmetric: bool,
-    /// Publishes that ran the heavy barrier (diagnostics).
-    heavy_barriers: AtomicU64,
+    /// Whether readers announce hazards with a plain store (publishes then run the heavy
+    /// barrier, see `barrier.rs`) or with a locked swap, and the switches between the two.
+    mode: Mode,
     /// Where retired versions that readers still hold are registered.
     tracker: Arc<PinTracker>,
     _owns: PhantomData<Node<T>>,
@@ -98,8 +96,8 @@ unsafe impl<T: Send + Sync> Sync for AtomicNode<T> {}
 
 impl<T> AtomicNode<T> {
     /// Publishes `node` as the first version and returns a handle to it. With `asymmetric`,
-    /// readers use the asymmetric barrier if the platform has it (see
-    /// [`is_asymmetric`](Self::is_asymmetric)).
+    /// readers start with the asymmetric barrier if the platform has it, and the cell may
+    /// switch (see [`mode`](Self::mode)); without, they use the symmetric one for good.
     pub(crate) fn new(
         node: NewNode<T>,
         tracker: Arc<PinTracker>,
@@ -108,8 +106,7 @@ impl<T> AtomicNode<T> {
         let ptr = node.into_raw();
         let cell = Self {
             current: AtomicPtr::new(ptr.as_ptr()),
-            asymmetric: asymmetric && barrier::available(),
-            heavy_barriers: AtomicU64::new(0),
+            mode: Mode::new(asymmetric),
             tracker,
             _owns: PhantomData,
         };
@@ -117,14 +114,9 @@ impl<T> AtomicNode<T> {
         (cell, Counted::unit(ptr))
     }
 
-    /// Whether readers of this cell announce with a plain store (the asymmetric barrier).
-    pub(crate) fn is_asymmetric(&self) -> bool {
-        self.asymmetric
-    }
-
-    /// How many publishes ran the heavy barrier.
-    pub(crate) fn heavy_barriers(&self) -> u64 {
-        self.heavy_barriers.load(Ordering::Relaxed)
+    /// The cell's read barrier: what readers use now, counters, switches.
+    pub(crate) fn mode(&self) -> &Mode {
+        &self.mode
     }
 
     fn prepare_tag(&self) -> *mut () {
@@ -166,7 +158,9 @@ impl<T> AtomicNode<T> {
         current: *mut Node<T>,
     ) -> Protected<T> {
         let slot = &record.borrows[index];
-        if self.asymmetric {
+        let mode = self.mode.read();
+        let asymmetric = Mode::is_asymmetric(mode);
+        if asymmetric {
             // No locked instruction: a publish that may race with us runs the heavy barrier
             // before it scans the slots.
             slot.store(current.cast(), Ordering::Relaxed);
@@ -176,7 +170,9 @@ impl<T> AtomicNode<T> {
         }
         seq_cst_pair();
         let checked = self.current.load(Ordering::SeqCst);
-        if ptr::eq(checked, current) {
+        // A switch to the symmetric barrier that began meanwhile may not have seen our plain
+        // store: start over on the fallback path, which does not depend on the mode.
+        if ptr::eq(checked, current) && (!asymmetric || self.mode.unchanged(mode)) {
             return Protected {
                 ptr: NonNull::new(current).expect("the current node is never null"),
                 slot: Some(slot),
@@ -318,13 +314,7 @@ impl<T> AtomicNode<T> {
         ) {
             Ok(old) => {
                 seq_cst_pair();
-                if self.asymmetric && with_record(|own| domain().others_active(own)) {
-                    // A reader of another thread may have stored a hazard on `old` that is
-                    // not visible yet, and loaded the pointer before our swap: make both
-                    // visible before the scan.
-                    barrier::heavy();
-                    self.heavy_barriers.fetch_add(1, Ordering::Relaxed);
-                }
+                self.mode.after_swap();
                 let old = NonNull::new(old).expect("the current node is never null");
                 // The store's unit of `old`, ours now, keeps it alive until `retire`. Dropping our
                 // own protection first keeps `help_readers` from paying a debt to ourselves (which

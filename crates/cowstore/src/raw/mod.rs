@@ -3,6 +3,7 @@
 //!
 //! - [`node`]: the heap node of one version and its sharded strong counts;
 //! - [`domain`]: per-thread hazard records shared by all stores;
+//! - [`barrier`]: the asymmetric barrier pair (`membarrier`) and the cell's read-barrier mode;
 //! - [`cell`]: the atomic current-node cell, the wait-free read protocol and publishing;
 //! - [`cpu`]: runtime dispatch of hot lookups to code compiled with `popcnt`.
 
@@ -12,6 +13,7 @@ mod cpu;
 mod domain;
 mod node;
 
+pub(crate) use barrier::Mode;
 pub(crate) use cell::{AtomicNode, Counted, Protected, WeakNode};
 pub(crate) use cpu::{Kernel, with_popcnt};
 pub(crate) use node::{Meta, NewNode, PinnedHandle};
