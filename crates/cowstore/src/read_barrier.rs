@@ -1,10 +1,5 @@
 //! How a store's readers and writers agree on which versions are still being read.
 
-use std::time::Duration;
-
-use crate::raw::Mode;
-use crate::sync::{AtomicU64, Ordering};
-
 /// How a [`Store`](crate::Store)'s readers announce what they read, which decides who pays
 /// for the memory barrier that immediate reclamation needs: every read, or every publish.
 ///
@@ -62,67 +57,4 @@ pub enum ReadBarrier {
     /// for stores published thousands of times a second while other threads read them
     /// (the shards of a [`ShardedMap`](crate::collections::ShardedMap) use it).
     Symmetric,
-}
-
-/// Contended publishes per second above which an adaptive store switches to symmetric...
-const TO_SYMMETRIC_PER_SEC: u64 = 1_000;
-/// ...measured over this long.
-const ASYMMETRIC_WINDOW: Duration = Duration::from_millis(100);
-/// Contended publishes per second below which it switches back...
-const TO_ASYMMETRIC_PER_SEC: u64 = 100;
-/// ...measured over this long.
-const SYMMETRIC_WINDOW: Duration = Duration::from_secs(1);
-
-/// The policy of [`ReadBarrier::Adaptive`]: after each publish, once the current window is
-/// over, compare the rate of contended publishes (those that found another thread's hazard
-/// record active) with the thresholds above. One publisher evaluates each window.
-#[derive(Debug)]
-pub(crate) struct Adaptation {
-    /// When the current window began (the store's monotonic publish clock, in ms).
-    window_start_ms: AtomicU64,
-    /// The cell's contended-publish count when it began.
-    contended_at_start: AtomicU64,
-}
-
-impl Adaptation {
-    pub(crate) fn new(now: Duration) -> Self {
-        Self {
-            window_start_ms: AtomicU64::new(millis(now)),
-            contended_at_start: AtomicU64::new(0),
-        }
-    }
-
-    /// Called after a publish at `now`; may switch the cell's barrier.
-    pub(crate) fn after_publish(&self, mode: &Mode, now: Duration) {
-        let now_ms = millis(now);
-        let start = self.window_start_ms.load(Ordering::Relaxed);
-        let elapsed_ms = now_ms.saturating_sub(start);
-        let asymmetric = mode.asymmetric_now();
-        let window = if asymmetric {
-            ASYMMETRIC_WINDOW
-        } else {
-            SYMMETRIC_WINDOW
-        };
-        if elapsed_ms < millis(window)
-            || self
-                .window_start_ms
-                .compare_exchange(start, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        let contended = mode.contended();
-        let in_window =
-            contended.saturating_sub(self.contended_at_start.swap(contended, Ordering::Relaxed));
-        let per_sec = in_window.saturating_mul(1000) / elapsed_ms.max(1);
-        if asymmetric && per_sec > TO_SYMMETRIC_PER_SEC {
-            mode.set_asymmetric(false);
-        } else if !asymmetric && per_sec < TO_ASYMMETRIC_PER_SEC {
-            mode.set_asymmetric(true);
-        }
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -11,7 +11,7 @@ use crate::clock;
 use crate::error::{UpdateError, ValidationError};
 use crate::pins::{PinTracker, PinnedVersion};
 use crate::raw::{AtomicNode, Counted, Meta, NewNode};
-use crate::read_barrier::{Adaptation, ReadBarrier};
+use crate::read_barrier::ReadBarrier;
 use crate::reader::Reader;
 use crate::snapshot::{Guard, Snapshot};
 use crate::stats::{Counters, Stats};
@@ -47,8 +47,6 @@ struct Shared<T> {
     name: Option<String>,
     /// The barrier the store was built with (symmetric where the asymmetric one is missing).
     read_barrier: ReadBarrier,
-    /// The switching policy of `ReadBarrier::Adaptive`.
-    adaptation: Option<Adaptation>,
 }
 
 /// A shared, versioned, copy-on-write value with wait-free reads.
@@ -231,7 +229,8 @@ impl<T> Builder<T> {
 
     /// Chooses who pays for the barrier between readers and writers: every read
     /// ([`ReadBarrier::Symmetric`]) or every publish made while other threads read
-    /// ([`ReadBarrier::Asymmetric`], the default). See [`ReadBarrier`].
+    /// ([`ReadBarrier::Asymmetric`]), or switch between the two as publishes come
+    /// ([`ReadBarrier::Adaptive`], the default). See [`ReadBarrier`].
     ///
     /// ```
     /// use cowstore::{ReadBarrier, Store};
@@ -390,13 +389,13 @@ impl<T> Store<T> {
             NewNode::new(initial, meta),
             Arc::clone(&pins),
             read_barrier != ReadBarrier::Symmetric,
+            read_barrier == ReadBarrier::Adaptive,
         );
         let read_barrier = if cell.mode().can_be_asymmetric() {
             read_barrier
         } else {
             ReadBarrier::Symmetric
         };
-        let adaptation = (read_barrier == ReadBarrier::Adaptive).then(|| Adaptation::new(epoch.1));
         Self {
             cell,
             shared: Arc::new(Shared {
@@ -412,7 +411,6 @@ impl<T> Store<T> {
                 size_of,
                 name,
                 read_barrier,
-                adaptation,
             }),
         }
     }
@@ -623,9 +621,6 @@ impl<T> Store<T> {
 
     /// Counts a publish and tells subscribers; runs outside the writer lock.
     fn announce(&self, published: Counted<T>) -> Snapshot<T> {
-        if let Some(adaptation) = &self.shared.adaptation {
-            adaptation.after_publish(self.cell.mode(), published.meta().published_mono);
-        }
         let snapshot = Snapshot::new(published);
         self.shared.hub.publish(&snapshot);
         #[cfg(feature = "metrics")]

@@ -14,8 +14,9 @@
 //! vocabulary the checkers understand, so the models explore the protocol that ships.
 
 use std::sync::atomic::AtomicU8;
+use std::time::Duration;
 
-use super::domain::{domain, with_record};
+use super::domain::domain;
 use crate::sync::{AtomicU64, Ordering};
 
 const UNKNOWN: u8 = 0;
@@ -77,18 +78,21 @@ pub(crate) struct Mode {
     contended: AtomicU64,
     /// Publishes that ran the heavy barrier.
     heavy: AtomicU64,
+    /// The switching policy, for `ReadBarrier::Adaptive`.
+    adaptation: Option<Adaptation>,
 }
 
 impl Mode {
     /// Starts asymmetric if `asymmetric` and the platform has the barrier, else symmetric for
-    /// good.
-    pub(crate) fn new(asymmetric: bool) -> Self {
+    /// good. With `adaptive`, contended publishes switch it (see [`Adaptation`]).
+    pub(crate) fn new(asymmetric: bool, adaptive: bool) -> Self {
         let switchable = asymmetric && available();
         Self {
             word: AtomicU64::new(if switchable { ASYMMETRIC } else { SYMMETRIC }),
             switchable,
             contended: AtomicU64::new(0),
             heavy: AtomicU64::new(0),
+            adaptation: (switchable && adaptive).then(Adaptation::new),
         }
     }
 
@@ -123,11 +127,20 @@ impl Mode {
 
     /// The publish's side, between its compare-and-swap and its scan of the hazard slots.
     #[inline]
-    pub(crate) fn after_swap(&self) {
-        if !self.switchable || !with_record(|own| domain().others_active(own)) {
+    /// `own_slot_busy`: the publisher protected the replaced node in one of its borrow slots,
+    /// which it has not emptied yet, so its own record is one of the active ones.
+    pub(crate) fn after_swap(&self, own_slot_busy: bool) {
+        if !self.switchable || !domain().others_active(own_slot_busy) {
             return;
         }
         self.contended.fetch_add(1, Ordering::Relaxed);
+        if let Some(adaptation) = &self.adaptation {
+            // Only contended publishes are counted, so only they need to look at the rate:
+            // an uncontended publish pays nothing for the policy.
+            adaptation.after_contended_publish(self);
+        }
+        // Read after our swap: see the type's documentation. A switch to symmetric made just
+        // above ran its heavy barrier after our swap, which serves this publish too.
         if self.read() & STATE != SYMMETRIC {
             // A reader of another thread may have stored a hazard on the replaced node that
             // is not visible yet, and loaded the pointer before our swap: make both visible
@@ -183,6 +196,73 @@ impl Mode {
     pub(crate) fn heavy_barriers(&self) -> u64 {
         self.heavy.load(Ordering::Relaxed)
     }
+}
+
+/// Contended publishes per second above which an adaptive cell switches to symmetric...
+const TO_SYMMETRIC_PER_SEC: u64 = 1_000;
+/// ...measured over this long.
+const ASYMMETRIC_WINDOW: Duration = Duration::from_millis(100);
+/// Contended publishes per second below which it switches back...
+const TO_ASYMMETRIC_PER_SEC: u64 = 100;
+/// ...measured over this long.
+const SYMMETRIC_WINDOW: Duration = Duration::from_secs(1);
+
+/// The policy of `ReadBarrier::Adaptive`: at a contended publish (one that found another
+/// thread's hazard record active), once the current window is over, compare the rate of
+/// contended publishes in it with the thresholds above. One publisher evaluates each window.
+/// A cell left symmetric with no contended publish stays so until the next one, which then
+/// sees a long window with a low rate and switches back.
+struct Adaptation {
+    /// When the current window began (the coarse monotonic clock, in ms).
+    window_start_ms: AtomicU64,
+    /// The cell's contended-publish count when it began.
+    contended_at_start: AtomicU64,
+}
+
+impl Adaptation {
+    fn new() -> Self {
+        Self {
+            window_start_ms: AtomicU64::new(now_ms()),
+            contended_at_start: AtomicU64::new(0),
+        }
+    }
+
+    fn after_contended_publish(&self, mode: &Mode) {
+        let now = now_ms();
+        let start = self.window_start_ms.load(Ordering::Relaxed);
+        let elapsed = now.saturating_sub(start);
+        let asymmetric = mode.asymmetric_now();
+        let window = if asymmetric {
+            ASYMMETRIC_WINDOW
+        } else {
+            SYMMETRIC_WINDOW
+        };
+        if elapsed < millis(window)
+            || self
+                .window_start_ms
+                .compare_exchange(start, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let contended = mode.contended();
+        let in_window =
+            contended.saturating_sub(self.contended_at_start.swap(contended, Ordering::Relaxed));
+        let per_sec = in_window.saturating_mul(1000) / elapsed.max(1);
+        if asymmetric && per_sec > TO_SYMMETRIC_PER_SEC {
+            mode.set_asymmetric(false);
+        } else if !asymmetric && per_sec < TO_ASYMMETRIC_PER_SEC {
+            mode.set_asymmetric(true);
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    millis(crate::clock::publish_time(false))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The reader's half: keeps the compiler from moving the hazard store below the reload. Only

@@ -102,11 +102,12 @@ impl<T> AtomicNode<T> {
         node: NewNode<T>,
         tracker: Arc<PinTracker>,
         asymmetric: bool,
+        adaptive: bool,
     ) -> (Self, Counted<T>) {
         let ptr = node.into_raw();
         let cell = Self {
             current: AtomicPtr::new(ptr.as_ptr()),
-            mode: Mode::new(asymmetric),
+            mode: Mode::new(asymmetric, adaptive),
             tracker,
             _owns: PhantomData,
         };
@@ -314,7 +315,7 @@ impl<T> AtomicNode<T> {
         ) {
             Ok(old) => {
                 seq_cst_pair();
-                self.mode.after_swap();
+                self.mode.after_swap(expected.slot.is_some());
                 let old = NonNull::new(old).expect("the current node is never null");
                 // The store's unit of `old`, ours now, keeps it alive until `retire`. Dropping our
                 // own protection first keeps `help_readers` from paying a debt to ourselves (which

@@ -109,10 +109,15 @@ pub(crate) struct RecordHandle {
     pub(crate) record: &'static Record,
     active: &'static AtomicU64,
     bit: u64,
+    /// The domain's count of active records (not reached through `domain()`, which loom's
+    /// per-execution domain forbids while thread-locals are destroyed).
+    active_records: &'static AtomicUsize,
 }
 
 pub(crate) struct Domain {
     head: AtomicPtr<Chunk>,
+    /// Records whose active bit is set: what a publish checks to skip the heavy barrier.
+    active_records: AtomicUsize,
 }
 
 impl Domain {
@@ -120,6 +125,7 @@ impl Domain {
     const fn new() -> Self {
         Self {
             head: AtomicPtr::new(ptr::null_mut()),
+            active_records: AtomicUsize::new(0),
         }
     }
 
@@ -127,6 +133,7 @@ impl Domain {
     fn new() -> Self {
         Self {
             head: AtomicPtr::new(ptr::null_mut()),
+            active_records: AtomicUsize::new(0),
         }
     }
 
@@ -170,10 +177,12 @@ impl Domain {
                     // SeqCst: ordered before any hazard this thread publishes, so a writer that
                     // misses this bit also misses nothing the thread protects (see `cell.rs`).
                     chunk.active.fetch_or(bit, Ordering::SeqCst);
+                    self.active_records.fetch_add(1, Ordering::SeqCst);
                     return RecordHandle {
                         record,
                         active: &chunk.active,
                         bit,
+                        active_records: &self.active_records,
                     };
                 }
             }
@@ -193,6 +202,7 @@ impl RecordHandle {
             .all(|slot| slot.load(Ordering::SeqCst).is_null());
         if idle {
             handle.active.fetch_and(!handle.bit, Ordering::SeqCst);
+            handle.active_records.fetch_sub(1, Ordering::SeqCst);
         }
         // A record released with a slot still in use (a guard that outlived its thread's
         // thread-locals) stays active, so writers keep paying its debts; it is reusable anyway
@@ -217,24 +227,16 @@ impl Domain {
         }
     }
 
-    /// Whether a record other than `own` may hold a hazard: if not, no other thread can be
-    /// inside a read, and a publish needs no barrier for readers. A thread that takes a record
-    /// after this returned `false` sets its bit with a `SeqCst` read-modify-write before it
-    /// reads any pointer, so it sees whatever the caller published before calling this.
-    pub(crate) fn others_active(&self, own: &Record) -> bool {
-        let mut chunk = Self::chunk_ref(self.head.load(Ordering::Acquire));
-        while let Some(c) = chunk {
-            let mut bits = c.active.load(Ordering::SeqCst);
-            while bits != 0 {
-                let i = bits.trailing_zeros() as usize;
-                if !ptr::eq(&c.records[i].0, own) {
-                    return true;
-                }
-                bits &= bits - 1;
-            }
-            chunk = Self::chunk_ref(c.next.load(Ordering::Acquire));
-        }
-        false
+    /// Whether a record other than the caller's may hold a hazard: if not, no other thread
+    /// can be inside a read, and a publish needs no barrier for readers. `own_active` says
+    /// whether the caller's record is among the active ones (it is while it holds a busy
+    /// slot); if unknown, pass `false`, which may answer `true` needlessly but never wrongly.
+    /// A thread that takes a record after this returned `false` counts it with a `SeqCst`
+    /// read-modify-write before it reads any pointer, so it sees whatever the caller
+    /// published before calling this.
+    #[inline]
+    pub(crate) fn others_active(&self, own_active: bool) -> bool {
+        self.active_records.load(Ordering::SeqCst) > usize::from(own_active)
     }
 }
 

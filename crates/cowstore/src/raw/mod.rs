@@ -13,7 +13,6 @@ mod cpu;
 mod domain;
 mod node;
 
-pub(crate) use barrier::Mode;
 pub(crate) use cell::{AtomicNode, Counted, Protected, WeakNode};
 pub(crate) use cpu::{Kernel, with_popcnt};
 pub(crate) use node::{Meta, NewNode, PinnedHandle};
