@@ -42,6 +42,28 @@ fn publishes_run_the_read_barrier_only_while_another_thread_may_read() {
     store.store(4).unwrap();
     assert_eq!(store.stats().read_barriers, 2, "alone again: no barrier");
 
+    // A thread that exits while a snapshot of it still holds one of its slots leaves its
+    // record active; the next thread takes that record as it is, and gives it back idle. The
+    // record must then count as inactive again (it was counted twice once, and publishes ran
+    // the barrier for good).
+    let held = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || store.snapshot()).join().unwrap()
+    };
+    assert_eq!(*held, 4);
+    drop(held);
+    {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || *store.load()).join().unwrap();
+    }
+    let barriers = store.stats().read_barriers;
+    store.store(5).unwrap();
+    assert_eq!(
+        store.stats().read_barriers,
+        barriers,
+        "every other thread exited: no barrier"
+    );
+
     let symmetric = Store::builder(0u64)
         .read_barrier(ReadBarrier::Symmetric)
         .build()

@@ -126,9 +126,9 @@ impl Mode {
     }
 
     /// The publish's side, between its compare-and-swap and its scan of the hazard slots.
-    #[inline]
     /// `own_slot_busy`: the publisher protected the replaced node in one of its borrow slots,
     /// which it has not emptied yet, so its own record is one of the active ones.
+    #[inline]
     pub(crate) fn after_swap(&self, own_slot_busy: bool) {
         if !self.switchable || !domain().others_active(own_slot_busy) {
             return;

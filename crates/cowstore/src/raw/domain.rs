@@ -176,8 +176,12 @@ impl Domain {
                     let bit = 1u64 << i;
                     // SeqCst: ordered before any hazard this thread publishes, so a writer that
                     // misses this bit also misses nothing the thread protects (see `cell.rs`).
-                    chunk.active.fetch_or(bit, Ordering::SeqCst);
-                    self.active_records.fetch_add(1, Ordering::SeqCst);
+                    let was = chunk.active.fetch_or(bit, Ordering::SeqCst);
+                    if was & bit == 0 {
+                        // Counted once per activation: a record given back with a busy slot
+                        // kept its bit, and its count, and is reused as it is.
+                        self.active_records.fetch_add(1, Ordering::SeqCst);
+                    }
                     return RecordHandle {
                         record,
                         active: &chunk.active,
