@@ -45,8 +45,6 @@ struct Shared<T> {
     size_of: Option<Box<SizeFn<T>>>,
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     name: Option<String>,
-    /// The barrier the store was built with (symmetric where the asymmetric one is missing).
-    read_barrier: ReadBarrier,
 }
 
 /// A shared, versioned, copy-on-write value with wait-free reads.
@@ -391,11 +389,6 @@ impl<T> Store<T> {
             read_barrier != ReadBarrier::Symmetric,
             read_barrier == ReadBarrier::Adaptive,
         );
-        let read_barrier = if cell.mode().can_be_asymmetric() {
-            read_barrier
-        } else {
-            ReadBarrier::Symmetric
-        };
         Self {
             cell,
             shared: Arc::new(Shared {
@@ -410,7 +403,6 @@ impl<T> Store<T> {
                 counters: Counters::default(),
                 size_of,
                 name,
-                read_barrier,
             }),
         }
     }
@@ -429,14 +421,22 @@ impl<T> Store<T> {
     ///
     /// ```
     /// use cowstore::{ReadBarrier, Store};
-    /// // Asymmetric on Linux 4.14 and later, unless a seccomp filter blocks `membarrier`.
+    /// // Adaptive on Linux 4.14 and later, unless a seccomp filter blocks `membarrier`;
+    /// // symmetric elsewhere.
     /// let default = Store::new(1);
     /// println!("reads announce with {:?} barriers", default.read_barrier());
     /// let symmetric = Store::builder(1).read_barrier(ReadBarrier::Symmetric).build().unwrap();
     /// assert_eq!(symmetric.read_barrier(), ReadBarrier::Symmetric);
     /// ```
     pub fn read_barrier(&self) -> ReadBarrier {
-        self.shared.read_barrier
+        let mode = self.cell.mode();
+        if !mode.can_be_asymmetric() {
+            ReadBarrier::Symmetric
+        } else if mode.is_adaptive() {
+            ReadBarrier::Adaptive
+        } else {
+            ReadBarrier::Asymmetric
+        }
     }
 
     /// Switches the readers' barrier as an adaptive store would, for the loom models of the

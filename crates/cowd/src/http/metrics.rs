@@ -303,7 +303,7 @@ pub fn render(state: &AppState) -> String {
         ),
         (
             "cowstore_read_barriers_total",
-            "Publishes that interrupted reader threads with a process-wide memory barrier.",
+            "Process-wide memory barriers (membarrier) the store's publishes ran; each interrupts the CPUs running reader threads.",
             stats.read_barriers,
         ),
         (

@@ -120,6 +120,11 @@ impl Mode {
         self.switchable
     }
 
+    /// Whether the cell switches by itself (`ReadBarrier::Adaptive`).
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptation.is_some()
+    }
+
     /// Whether readers announce with a plain store right now.
     pub(crate) fn asymmetric_now(&self) -> bool {
         Self::is_asymmetric(self.read())
@@ -145,9 +150,19 @@ impl Mode {
             // A reader of another thread may have stored a hazard on the replaced node that
             // is not visible yet, and loaded the pointer before our swap: make both visible
             // before the scan.
-            heavy();
-            self.heavy.fetch_add(1, Ordering::Relaxed);
+            self.run_heavy();
         }
+    }
+
+    /// Runs the heavy barrier and counts it.
+    fn run_heavy(&self) {
+        heavy();
+        self.heavy.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The word after `word` with state `state`: one epoch on, so never seen before.
+    fn next_word(word: u64, state: u64) -> u64 {
+        (word & !STATE) + EPOCH + state
     }
 
     /// Switches readers to the plain-store announcement (`true`) or the locked one. Returns
@@ -164,13 +179,13 @@ impl Mode {
                     .word
                     .compare_exchange(
                         word,
-                        (word & !STATE) + EPOCH + ASYMMETRIC,
+                        Self::next_word(word, ASYMMETRIC),
                         Ordering::SeqCst,
                         Ordering::Relaxed,
                     )
                     .is_ok()
         } else {
-            let flipping = (word & !STATE) + EPOCH + FLIPPING;
+            let flipping = Self::next_word(word, FLIPPING);
             if state != ASYMMETRIC
                 || self
                     .word
@@ -179,10 +194,9 @@ impl Mode {
             {
                 return false;
             }
-            heavy();
-            self.heavy.fetch_add(1, Ordering::Relaxed);
+            self.run_heavy();
             self.word
-                .store((flipping & !STATE) + EPOCH + SYMMETRIC, Ordering::SeqCst);
+                .store(Self::next_word(flipping, SYMMETRIC), Ordering::SeqCst);
             true
         }
     }
