@@ -361,3 +361,34 @@ fn snapshots_in_slots_and_in_shards_outlive_their_thread_and_the_store() {
     drop(current);
     assert_eq!(log.alive(), 0);
 }
+
+/// `snapshot()` first tries the snapshot slot the last one found free, so a long-lived snapshot
+/// (a reader's) moves that hint once instead of sending every later snapshot searching. Short
+/// snapshots taken beside long-lived ones, and released out of order, still pin exactly their
+/// versions and drop each version once.
+#[test]
+fn short_snapshots_beside_long_lived_ones_pin_exactly_their_versions() {
+    let log = Arc::new(DropLog::default());
+    let store = Store::new(log.make(1));
+    let mut reader = store.reader();
+    let long = store.snapshot();
+    for n in 2..=40 {
+        let short = store.snapshot();
+        let shorter = store.snapshot();
+        assert_eq!((short.id, shorter.id), (n - 1, n - 1));
+        store.store(log.make(n)).unwrap();
+        // Versions 1 (reader and `long`), n - 1 (the two short ones) and n (current).
+        assert_eq!(log.alive(), if n == 2 { 2 } else { 3 });
+        drop(short);
+        assert_eq!(log.alive(), if n == 2 { 2 } else { 3 });
+        drop(shorter);
+        assert_eq!(log.alive(), 2, "version {} outlived its snapshots", n - 1);
+    }
+    assert_eq!(reader.load().id, 40);
+    assert_eq!(log.alive(), 2, "`long` still pins version 1");
+    drop(long);
+    assert_eq!(log.alive(), 1);
+    drop(reader);
+    drop(store);
+    assert_eq!(log.alive(), 0);
+}

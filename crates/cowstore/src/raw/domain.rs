@@ -23,8 +23,8 @@ use crate::sync::{
 /// A power of two, so the next-slot index wraps with a mask.
 pub(crate) const BORROW_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
 
-/// The borrow slots a snapshot may keep, tried from the last down: the upper half, so that
-/// the guard slots `load()` takes in turn (the lower half) stay free for guards.
+/// The borrow slots a snapshot may keep: the upper half, so that the guard slots `load()` takes
+/// in turn (the lower half) stay free for guards.
 pub(crate) const SNAPSHOT_SLOTS: std::ops::Range<usize> = BORROW_SLOTS / 2..BORROW_SLOTS;
 
 /// The borrow slots `load()` tries first, in turn: the lower half. A power of two.
@@ -38,6 +38,9 @@ pub(crate) struct Record {
     /// The guard slot `load()` tries next. Only the record's owning thread touches it, so
     /// relaxed loads and stores (plain moves) suffice; writers never read it.
     next_guard_slot: AtomicUsize,
+    /// The snapshot slot `snapshot()` tries first: the last one it found free. Owner-only, like
+    /// `next_guard_slot`.
+    snapshot_slot_hint: AtomicUsize,
     in_use: AtomicBool,
 }
 
@@ -52,6 +55,25 @@ impl Record {
             return 0;
         }
         self.next_guard_slot.load(Ordering::Relaxed) % GUARD_SLOTS
+    }
+
+    /// The snapshot slot a `snapshot()` should try first. A snapshot usually lives no longer
+    /// than the next one is taken, so the slot the last one found free is free again; a
+    /// long-lived one (a [`Reader`](crate::Reader)'s) moves the hint once, not on every call.
+    #[inline(always)]
+    pub(crate) fn snapshot_slot_to_try(&self) -> usize {
+        if SNAPSHOT_SLOTS.len() == 1 {
+            // Loom's single snapshot slot: nothing to remember.
+            return SNAPSHOT_SLOTS.start;
+        }
+        self.snapshot_slot_hint.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that snapshot slot `index` was free when the hinted one was not.
+    pub(crate) fn hint_snapshot_slot(&self, index: usize) {
+        if SNAPSHOT_SLOTS.len() > 1 {
+            self.snapshot_slot_hint.store(index, Ordering::Relaxed);
+        }
     }
 
     /// Records that guard slot `index` was taken, so the next `load()` tries the one after.
@@ -91,6 +113,7 @@ impl Chunk {
                     borrows: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
                     fallback: AtomicPtr::new(ptr::null_mut()),
                     next_guard_slot: AtomicUsize::new(0),
+                    snapshot_slot_hint: AtomicUsize::new(SNAPSHOT_SLOTS.end - 1),
                     in_use: AtomicBool::new(false),
                 })
             })
