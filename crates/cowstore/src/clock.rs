@@ -7,8 +7,13 @@
 //! opts back into the fine clock. Ages are always measured against the fine clock, which runs
 //! on the same time base (the coarse clock reads the fine one's value at the last tick), so an
 //! age is never negative and overstates by at most one tick.
+//!
+//! A publish records only the monotonic reading. Its wall-clock time is derived when asked,
+//! through one wall-clock reading per process paired with a fine monotonic one
+//! ([`wall_time_at`]), so a coarse timestamp reads at most one tick early.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 /// Added to every reading: the clocks start at boot (or at first use), and a version restored
 /// with [`Builder::published_at`](crate::Builder::published_at) may have been published long
@@ -19,19 +24,14 @@ const ORIGIN_OFFSET: Duration = Duration::from_secs(1 << 32);
 
 /// Time on the monotonic clock, from an arbitrary fixed origin.
 #[cfg(all(target_os = "linux", not(miri)))]
-fn read(clock: rustix::time::ClockId) -> Duration {
-    let t = rustix::time::clock_gettime(clock);
-    // The monotonic clock never reads negative.
-    Duration::new(
-        u64::try_from(t.tv_sec).unwrap_or(0),
-        u32::try_from(t.tv_nsec).unwrap_or(0),
-    ) + ORIGIN_OFFSET
+fn read(clock: crate::raw::os_clock::Monotonic) -> Duration {
+    crate::raw::os_clock::read(clock) + ORIGIN_OFFSET
 }
 
 /// The fine monotonic clock.
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) fn now() -> Duration {
-    read(rustix::time::ClockId::Monotonic)
+    read(crate::raw::os_clock::Monotonic::Fine)
 }
 
 /// The clock read once per publish: coarse unless `precise`.
@@ -40,7 +40,7 @@ pub(crate) fn publish_time(precise: bool) -> Duration {
     if precise {
         now()
     } else {
-        read(rustix::time::ClockId::MonotonicCoarse)
+        read(crate::raw::os_clock::Monotonic::Coarse)
     }
 }
 
@@ -60,4 +60,16 @@ pub(crate) fn now() -> Duration {
 #[cfg(not(all(target_os = "linux", not(miri))))]
 pub(crate) fn publish_time(_precise: bool) -> Duration {
     now()
+}
+
+/// The wall-clock time of the monotonic instant `mono` (of [`now`] or [`publish_time`]), which
+/// may lie before the process started (a backdated initial version).
+pub(crate) fn wall_time_at(mono: Duration) -> SystemTime {
+    /// A wall-clock reading and the monotonic instant it was taken at.
+    static EPOCH: OnceLock<(SystemTime, Duration)> = OnceLock::new();
+    let &(wall, at) = EPOCH.get_or_init(|| (SystemTime::now(), now()));
+    match mono.checked_sub(at) {
+        Some(after) => wall + after,
+        None => wall - (at - mono),
+    }
 }

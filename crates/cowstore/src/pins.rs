@@ -37,7 +37,7 @@ impl Retired {
         let meta = self.handle.meta();
         PinnedVersion {
             version: meta.version,
-            published_at: meta.published_at,
+            published_at: meta.published_at(),
             retired_for: now.saturating_duration_since(self.retired_at),
             bytes: meta.bytes,
         }

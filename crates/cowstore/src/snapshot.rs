@@ -79,7 +79,7 @@ impl<T> Guard<'_, T> {
     /// assert!(cowstore::Guard::published_at(&store.load()) <= std::time::SystemTime::now());
     /// ```
     pub fn published_at(this: &Self) -> SystemTime {
-        this.inner.meta().published_at
+        this.inner.meta().published_at()
     }
 
     /// Time elapsed since this version was published (monotonic clock).
@@ -203,7 +203,7 @@ impl<T> Snapshot<T> {
     /// assert!(cowstore::Snapshot::published_at(&store.snapshot()) <= std::time::SystemTime::now());
     /// ```
     pub fn published_at(this: &Self) -> SystemTime {
-        this.inner.meta().published_at
+        this.inner.meta().published_at()
     }
 
     /// Time elapsed since publication (monotonic clock).

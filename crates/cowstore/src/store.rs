@@ -32,9 +32,6 @@ struct Shared<T> {
     validators: RwLock<Arc<Vec<Arc<Validator<T>>>>>,
     /// Lets writes skip the validator lock when there are none.
     validator_count: std::sync::atomic::AtomicUsize,
-    /// Wall-clock and monotonic time of creation: publish times are derived from one monotonic
-    /// clock read (`published_at = epoch + elapsed`), saving a second clock read per publish.
-    epoch: (SystemTime, std::time::Duration),
     /// Read the fine clock on every publish instead of the coarse one.
     precise_timestamps: bool,
     /// The version of the initial value (publishes = current - initial).
@@ -295,6 +292,7 @@ impl WritingMark {
     }
 
     /// Whether this thread is inside a write to the store `id`.
+    #[inline]
     fn is_writing(id: usize) -> bool {
         match WRITING.with(Cell::get) {
             0 => false,
@@ -368,19 +366,19 @@ impl<T> Store<T> {
         let pins = Arc::new(PinTracker::default());
         let bytes = size_of.as_ref().map_or(0, |f| f(&initial));
         // The same clock as later publishes, so timestamps never go backwards.
-        let epoch = (SystemTime::now(), clock::publish_time(precise_timestamps));
-        let (published_at, published_mono) = match initial_published_at {
-            None => epoch,
+        let now = clock::publish_time(precise_timestamps);
+        let (published_mono, published_wall) = match initial_published_at {
+            None => (now, None),
             Some(time) => {
                 // Backdate the monotonic instant too, so `age` counts from `time`.
-                let elapsed = epoch.0.duration_since(time).unwrap_or_default();
-                (time, epoch.1.saturating_sub(elapsed))
+                let elapsed = SystemTime::now().duration_since(time).unwrap_or_default();
+                (now.saturating_sub(elapsed), Some(time))
             }
         };
         let meta = Meta {
             version: initial_version,
-            published_at,
             published_mono,
+            published_wall,
             bytes,
         };
         let (cell, _initial) = AtomicNode::new(
@@ -395,7 +393,6 @@ impl<T> Store<T> {
                 writer: Mutex::new(()),
                 validator_count: std::sync::atomic::AtomicUsize::new(validators.len()),
                 validators: RwLock::new(Arc::new(validators)),
-                epoch,
                 precise_timestamps,
                 initial_version,
                 hub: Arc::new(Hub::new()),
@@ -558,12 +555,10 @@ impl<T> Store<T> {
 
     fn new_node(&self, value: T, version: u64) -> NewNode<T> {
         let bytes = self.shared.size_of.as_ref().map_or(0, |f| f(&value));
-        let now = clock::publish_time(self.shared.precise_timestamps);
-        let (epoch_wall, epoch_mono) = self.shared.epoch;
         let meta = Meta {
             version,
-            published_at: epoch_wall + now.saturating_sub(epoch_mono),
-            published_mono: now,
+            published_mono: clock::publish_time(self.shared.precise_timestamps),
+            published_wall: None,
             bytes,
         };
         NewNode::new(value, meta)

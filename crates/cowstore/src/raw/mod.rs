@@ -5,13 +5,16 @@
 //! - [`domain`]: per-thread hazard records shared by all stores;
 //! - [`barrier`]: the asymmetric barrier pair (`membarrier`) and the cell's read-barrier mode;
 //! - [`cell`]: the atomic current-node cell, the wait-free read protocol and publishing;
-//! - [`cpu`]: runtime dispatch of hot lookups to code compiled with `popcnt`.
+//! - [`cpu`]: runtime dispatch of hot lookups to code compiled with `popcnt`;
+//! - [`os_clock`]: the kernel's monotonic clocks, read through libc.
 
 mod barrier;
 mod cell;
 mod cpu;
 mod domain;
 mod node;
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) mod os_clock;
 
 pub(crate) use cell::{AtomicNode, Counted, Protected, WeakNode};
 pub(crate) use cpu::{Kernel, with_popcnt};

@@ -71,10 +71,24 @@ impl<T> std::ops::Deref for Spaced<T> {
 #[derive(Clone, Debug)]
 pub(crate) struct Meta {
     pub(crate) version: u64,
-    pub(crate) published_at: SystemTime,
     /// Publication time on the monotonic clock (see `clock.rs`).
     pub(crate) published_mono: Duration,
+    /// The wall-clock time an initial version was given ([`Builder::published_at`]
+    /// (crate::Builder::published_at)); `None` for every other version, whose wall-clock time
+    /// is derived from `published_mono` when asked. Computing one at every publish (a checked
+    /// `SystemTime` addition), or copying a per-store epoch into every node, each showed in a
+    /// profile of `store()` (bench-results/core/snapshot-hint-and-cheaper-publish.md), and few
+    /// publishes are ever asked their wall-clock time.
+    pub(crate) published_wall: Option<SystemTime>,
     pub(crate) bytes: usize,
+}
+
+impl Meta {
+    /// Wall-clock time of the publication.
+    pub(crate) fn published_at(&self) -> SystemTime {
+        self.published_wall
+            .unwrap_or_else(|| crate::clock::wall_time_at(self.published_mono))
+    }
 }
 
 /// The header first, so that its layout does not depend on `T` (a [`PinnedHandle`] reaches it
