@@ -413,9 +413,14 @@ mod ratios {
         let one = best_of(&names, iters, |i, iters| {
             single(&contenders, all[i].1, iters)
         });
+        let barriers_before = contenders.cow.stats().read_barriers;
         let two = median_of(&names, iters / 4, |i, iters| {
             read_while_contended(&contenders, all[i].1, iters)
         });
+        // The default store's writer runs `membarrier` for each publish while its readers are
+        // asymmetric; every thread of the process then takes an interrupt, whatever it reads.
+        let contended_stats = contenders.cow.stats();
+        let contended_barriers = contended_stats.read_barriers - barriers_before;
         let floor = one[names
             .iter()
             .position(|n| n.starts_with("AtomicPtr"))
@@ -438,6 +443,11 @@ mod ratios {
                 rwlock2 / two[i]
             );
         }
+        println!(
+            "\nDuring the contended rounds the default store's publishes ran {contended_barriers} \
+             `membarrier` calls; its readers ended {:?}.",
+            contended_stats.read_barrier
+        );
         let publish_iters = env("COWSTORE_RATIOS_PUBLISH_ITERS", 200_000);
         let fresh = publish_costs(&contenders, publish_iters);
         read_from_64_threads(&contenders);
