@@ -73,12 +73,13 @@ pub(crate) struct Meta {
     pub(crate) version: u64,
     /// Publication time on the monotonic clock (see `clock.rs`).
     pub(crate) published_mono: Duration,
-    /// The wall-clock time an initial version was given ([`Builder::published_at`]
-    /// (crate::Builder::published_at)); `None` for every other version, whose wall-clock time
-    /// is derived from `published_mono` when asked. Computing one at every publish (a checked
-    /// `SystemTime` addition), or copying a per-store epoch into every node, each showed in a
-    /// profile of `store()` (bench-results/core/snapshot-hint-and-cheaper-publish.md), and few
-    /// publishes are ever asked their wall-clock time.
+    /// The wall-clock time an initial version was given
+    /// ([`Builder::published_at`](crate::Builder::published_at)); `None` for every other
+    /// version, whose wall-clock time is derived from `published_mono` when asked. Computing
+    /// one at every publish (a checked `SystemTime` addition), or copying a per-store epoch
+    /// into every node, each showed in a profile of `store()`
+    /// (bench-results/core/snapshot-hint-and-cheaper-publish.md), and few publishes are ever
+    /// asked their wall-clock time.
     pub(crate) published_wall: Option<SystemTime>,
     pub(crate) bytes: usize,
 }
